@@ -1,0 +1,69 @@
+/**
+ * Benchmark Worker (not deployed): the real CertificateAuthority object plus two measuring routes.
+ * scripts/bench.mjs bundles it, runs it in workerd through Miniflare and times each route from Node.
+ */
+import { caFor } from "../src/durable/addresses";
+import { parseTrustDomain } from "../src/lib/spiffe/id";
+import type { X509SvidRequest } from "../src/lib/ca/issue";
+
+export { CertificateAuthority } from "../src/durable/ca";
+
+const td = parseTrustDomain("example.org");
+if (!td.ok) throw new Error("bad trust domain");
+
+/** A pool of distinct workload public keys, made once per isolate. */
+let pool: Uint8Array[] | undefined;
+async function publicKeys(): Promise<Uint8Array[]> {
+  if (!pool) {
+    pool = [];
+    for (let i = 0; i < 64; i++) {
+      const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
+      pool.push(new Uint8Array((await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer));
+    }
+  }
+  return pool;
+}
+
+let signKey: CryptoKey | undefined;
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const url = new URL(request.url);
+    const n = Number(url.searchParams.get("n") ?? "1000");
+    if (url.pathname === "/raw-sign") {
+      signKey ??= ((await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"])) as CryptoKeyPair).privateKey;
+      const data = crypto.getRandomValues(new Uint8Array(400));
+      for (let i = 0; i < n; i++) {
+        data[0] = i & 0xff;
+        await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, signKey, data);
+      }
+      return new Response(String(n));
+    }
+    if (url.pathname === "/issue-x509") {
+      const batch = Number(url.searchParams.get("batch") ?? "500");
+      const keys = await publicKeys();
+      const ca = caFor(env, td.value);
+      let issued = 0;
+      for (let done = 0; done < n; done += batch) {
+        const requests: X509SvidRequest[] = [];
+        for (let i = 0; i < Math.min(batch, n - done); i++) {
+          requests.push({ spiffeId: `spiffe://example.org/bench/w${(done + i) % 1000}`, publicKey: keys[(done + i) % keys.length]!, ttlSeconds: 3600, dnsNames: [] });
+        }
+        const r = await ca.signX509Svids({ requests });
+        if (!r.ok) return new Response(r.error.detail, { status: 500 });
+        for (const one of r.value.results) if (one.ok) issued++;
+      }
+      return new Response(String(issued));
+    }
+    if (url.pathname === "/issue-jwt") {
+      const ca = caFor(env, td.value);
+      let issued = 0;
+      for (let i = 0; i < n; i++) {
+        const r = await ca.signJwtSvid({ spiffeId: "spiffe://example.org/bench/w", audience: ["bench"], ttlSeconds: 300, alg: "ES256", issuer: "https://bench.example" });
+        if (r.ok && r.value.ok) issued++;
+      }
+      return new Response(String(issued));
+    }
+    return new Response("not found", { status: 404 });
+  },
+} satisfies ExportedHandler<Env>;

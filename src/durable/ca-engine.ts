@@ -1,0 +1,257 @@
+/**
+ * The certificate authority's state machine, over the Durable Object's SQLite storage.
+ *
+ * Invariants:
+ * - Private keys exist in two forms only: wrapped under the KEK in `authorities.wrapped_key`, and as
+ *   non-extractable CryptoKeys in `#signers`. No method returns either.
+ * - Every change of the published key set happens in one transaction with the rebuilt bundle and a
+ *   bumped `spiffe_sequence`.
+ * - Rotation runs serialised (`serialize` = blockConcurrencyWhile in the object), never concurrently
+ *   with itself; signing reads `#signers`, which rotation replaces as a whole.
+ *
+ * Time comes from the injected clock, so tests drive rotation over simulated days.
+ */
+import { eq } from "drizzle-orm";
+import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import type { Clock } from "../lib/clock";
+import { generateSigningKey, importPrivateKey, randomKeyId, unwrapPrivateKey, wrapPrivateKey } from "../lib/crypto/keys";
+import { fromBase64, toBase64 } from "../lib/encoding";
+import { planRotation, TRACKS, type AuthoritySchedule, type RotationAction, type Track } from "../lib/ca/rotation";
+import { bundleKeys, oidcJwks, type BundleKey, type JwksKey, type JwtAlgorithm, type PublicJwk } from "../lib/spiffe/bundle";
+import type { TrustDomain } from "../lib/spiffe/id";
+import type { KeyType } from "../lib/x509/algorithms";
+import { buildCaCertificate, readCaCertificate } from "../lib/ca/ca-certificate";
+import type { JwtIssuer, X509Issuer } from "../lib/ca/issue";
+import { authorities, bundleState } from "./tables/ca";
+import type * as schema from "./tables/ca";
+
+export interface CaSettings {
+  readonly trustDomain: TrustDomain;
+  readonly caKeyType: KeyType;
+  /** Lifetime of every CA certificate and JWT key, seconds. */
+  readonly caTtl: number;
+}
+
+export interface CaEngineDeps {
+  readonly db: DrizzleSqliteDODatabase<typeof schema>;
+  readonly storage: DurableObjectStorage;
+  readonly kek: CryptoKey;
+  readonly clock: Clock;
+  readonly settings: CaSettings;
+  /** Runs `fn` with no other event interleaving (blockConcurrencyWhile). */
+  readonly serialize: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+type AuthorityRow = typeof authorities.$inferSelect;
+
+export interface X509Signer extends X509Issuer {
+  readonly row: AuthorityRow;
+}
+
+export interface JwtSigner extends JwtIssuer {
+  readonly row: AuthorityRow;
+}
+
+export interface PublishedBundle {
+  readonly sequence: number;
+  readonly keys: readonly BundleKey[];
+  readonly jwks: { readonly keys: readonly JwksKey[] };
+  /** DER of every published CA certificate, oldest first. */
+  readonly x509Authorities: readonly Uint8Array[];
+}
+
+const TRACK_KEY_TYPE: Record<Exclude<Track, "x509">, KeyType> = { "jwt-es256": "ec-p256", "jwt-rs256": "rsa-2048" };
+const TRACK_ALG: Record<Exclude<Track, "x509">, JwtAlgorithm> = { "jwt-es256": "ES256", "jwt-rs256": "RS256" };
+/** CA certificates are backdated like SPIRE backdates (clock skew between peers). */
+const BACKDATE_MS = 10_000;
+
+export class CaEngine {
+  readonly #deps: CaEngineDeps;
+  #x509: X509Signer | undefined;
+  #jwt = new Map<Track, JwtSigner>();
+  #bundle: PublishedBundle | undefined;
+  #nextCheckAt: number | undefined;
+  #loaded = false;
+
+  constructor(deps: CaEngineDeps) {
+    this.#deps = deps;
+  }
+
+  get settings(): CaSettings {
+    return this.#deps.settings;
+  }
+
+  /** When rotation should run next (the alarm time). */
+  get nextCheckAt(): number | undefined {
+    return this.#nextCheckAt;
+  }
+
+  now(): number {
+    return this.#deps.clock.now();
+  }
+
+  /** Loads keys on first use and rotates when due. Cheap when nothing is due. */
+  async ready(): Promise<void> {
+    const now = this.now();
+    if (this.#loaded && (this.#nextCheckAt === undefined || now < this.#nextCheckAt)) return;
+    await this.#deps.serialize(() => this.#rotateLocked());
+  }
+
+  /** Runs rotation now (the alarm); returns when it should run again. */
+  async rotate(): Promise<number | undefined> {
+    await this.#deps.serialize(() => this.#rotateLocked());
+    return this.#nextCheckAt;
+  }
+
+  x509Signer(): X509Signer {
+    if (!this.#x509) throw new Error("certificate authority not initialised");
+    return this.#x509;
+  }
+
+  jwtSigner(alg: JwtAlgorithm): JwtSigner | undefined {
+    for (const s of this.#jwt.values()) if (s.alg === alg) return s;
+    return undefined;
+  }
+
+  bundle(): PublishedBundle {
+    if (!this.#bundle) throw new Error("certificate authority not initialised");
+    return this.#bundle;
+  }
+
+  async #rotateLocked(): Promise<void> {
+    // Re-check inside the lock: another caller may have rotated while we waited.
+    const now = this.now();
+    if (this.#loaded && this.#nextCheckAt !== undefined && now < this.#nextCheckAt) return;
+    for (let step = 0; step < 8; step++) {
+      const rows = this.#deps.db.select().from(authorities).all();
+      const plan = planRotation(rows.map(toSchedule), now);
+      if (plan.actions.length === 0) {
+        this.#nextCheckAt = plan.nextCheckAt;
+        break;
+      }
+      await this.#apply(plan.actions, now);
+    }
+    await this.#load();
+  }
+
+  async #apply(actions: readonly RotationAction[], now: number): Promise<void> {
+    // WebCrypto work first; the transaction itself never awaits.
+    const inserts: (typeof authorities.$inferInsert)[] = [];
+    for (const a of actions) {
+      if (a.kind === "create_active" || a.kind === "prepare") {
+        inserts.push(await this.#newAuthority(a.track, a.kind === "create_active" ? "active" : "prepared", now));
+      }
+    }
+    const { db, storage } = this.#deps;
+    storage.transactionSync(() => {
+      for (const a of actions) {
+        if (a.kind === "prune") db.delete(authorities).where(eq(authorities.id, a.id)).run();
+        if (a.kind === "activate") {
+          db.update(authorities).set({ status: "old" }).where(eq(authorities.track, a.track)).run();
+          db.update(authorities).set({ status: "active" }).where(eq(authorities.id, a.id)).run();
+        }
+      }
+      for (const row of inserts) db.insert(authorities).values(row).run();
+      this.#publishLocked(now);
+    });
+  }
+
+  async #newAuthority(track: Track, status: "active" | "prepared", now: number): Promise<typeof authorities.$inferInsert> {
+    const { settings, kek } = this.#deps;
+    const id = crypto.randomUUID();
+    const keyType = track === "x509" ? settings.caKeyType : TRACK_KEY_TYPE[track];
+    const key = await generateSigningKey(keyType);
+    const notBefore = Math.floor((now - BACKDATE_MS) / 1000) * 1000;
+    const notAfter = Math.floor((now + settings.caTtl * 1000) / 1000) * 1000;
+    let certificate: string | null = null;
+    if (track === "x509") {
+      const der = await buildCaCertificate({
+        trustDomain: settings.trustDomain,
+        keyType,
+        spki: key.spki,
+        privateKey: key.privateKey,
+        notBefore,
+        notAfter,
+      });
+      certificate = toBase64(der);
+    }
+    return {
+      id,
+      track,
+      keyType,
+      status,
+      kid: track === "x509" ? null : randomKeyId(),
+      wrappedKey: await wrapPrivateKey(kek, key.pkcs8, id),
+      publicJwk: JSON.stringify(key.publicJwk),
+      certificate,
+      notBefore,
+      notAfter,
+      createdAt: now,
+    };
+  }
+
+  /** Rebuilds the published documents from the rows; bumps the sequence if the key set changed. */
+  #publishLocked(now: number): void {
+    const { db } = this.#deps;
+    const rows = db.select().from(authorities).all().sort((a, b) => a.notBefore - b.notBefore || a.id.localeCompare(b.id));
+    const x509 = rows.filter((r) => r.track === "x509" && r.certificate !== null);
+    const jwt = rows.filter((r) => r.track !== "x509" && r.kid !== null);
+    const keys = bundleKeys(
+      x509.map((r) => ({ certificate: fromBase64(r.certificate!)!, publicJwk: JSON.parse(r.publicJwk) as PublicJwk })),
+      jwt.map((r) => ({ kid: r.kid!, alg: TRACK_ALG[r.track as Exclude<Track, "x509">], publicJwk: JSON.parse(r.publicJwk) as PublicJwk })),
+    );
+    const keysJson = JSON.stringify(keys);
+    const current = db.select().from(bundleState).where(eq(bundleState.id, 1)).get();
+    if (current && current.keys === keysJson) return;
+    const jwks = JSON.stringify(oidcJwks(jwt.map((r) => ({ kid: r.kid!, alg: TRACK_ALG[r.track as Exclude<Track, "x509">], publicJwk: JSON.parse(r.publicJwk) as PublicJwk }))));
+    const sequence = (current?.sequence ?? 0) + 1;
+    db.insert(bundleState)
+      .values({ id: 1, sequence, keys: keysJson, jwks, updatedAt: now })
+      .onConflictDoUpdate({ target: bundleState.id, set: { sequence, keys: keysJson, jwks, updatedAt: now } })
+      .run();
+  }
+
+  /** Loads the active keys into memory (non-extractable) and the published bundle. */
+  async #load(): Promise<void> {
+    const { db, kek } = this.#deps;
+    const rows = db.select().from(authorities).all();
+    const jwt = new Map<Track, JwtSigner>();
+    let x509: X509Signer | undefined;
+    for (const row of rows) {
+      if (row.status !== "active") continue;
+      const cached = row.track === "x509" ? this.#x509 : this.#jwt.get(row.track);
+      if (cached && cached.row.id === row.id) {
+        if (row.track === "x509") x509 = cached as X509Signer;
+        else jwt.set(row.track, cached as JwtSigner);
+        continue;
+      }
+      const pkcs8 = await unwrapPrivateKey(kek, row.wrappedKey, row.id);
+      if (!pkcs8.ok) throw new Error(`authority ${row.id}: the key-encryption key does not open its private key`);
+      const key = await importPrivateKey(row.keyType, pkcs8.value);
+      pkcs8.value.fill(0);
+      if (row.track === "x509") {
+        const info = await readCaCertificate(fromBase64(row.certificate ?? "") ?? new Uint8Array(), row.keyType);
+        if (!info.ok) throw new Error(`authority ${row.id}: stored CA certificate is unreadable (${info.error.reason})`);
+        x509 = { row, key, ca: info.value, notBefore: row.notBefore, notAfter: row.notAfter };
+      } else {
+        jwt.set(row.track, { row, key, kid: row.kid!, alg: TRACK_ALG[row.track], notAfter: row.notAfter });
+      }
+    }
+    const state = db.select().from(bundleState).where(eq(bundleState.id, 1)).get();
+    if (!x509 || jwt.size !== TRACKS.length - 1 || !state) throw new Error("certificate authority has no active keys after rotation");
+    this.#x509 = x509;
+    this.#jwt = jwt;
+    const keys = JSON.parse(state.keys) as BundleKey[];
+    this.#bundle = {
+      sequence: state.sequence,
+      keys,
+      jwks: JSON.parse(state.jwks) as { keys: JwksKey[] },
+      x509Authorities: keys.filter((k) => k.use === "x509-svid").map((k) => fromBase64(k.x5c![0]!)!),
+    };
+    this.#loaded = true;
+  }
+}
+
+function toSchedule(r: AuthorityRow): AuthoritySchedule {
+  return { id: r.id, track: r.track, status: r.status, notBefore: r.notBefore, notAfter: r.notAfter };
+}

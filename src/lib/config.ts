@@ -1,0 +1,122 @@
+/**
+ * Worker configuration: string vars and secrets (wrangler.toml [vars], .dev.vars, `wrangler secret`)
+ * parsed once into a typed `Config`. Misconfiguration is a value, so the Worker can refuse to serve.
+ */
+import { z } from "zod";
+import { parseDuration } from "./duration";
+import { parseTrustDomain, type TrustDomain } from "./spiffe/id";
+import { fromBase64 } from "./encoding";
+import type { KeyType } from "./x509/algorithms";
+import { err, ok, type Result } from "./result";
+
+export type Profile = "permissive" | "restricted";
+
+export interface Config {
+  readonly trustDomain: TrustDomain;
+  readonly profile: Profile;
+  /** Fixed OIDC issuer, or undefined: the origin of each request. */
+  readonly oidcIssuer: string | undefined;
+  readonly caKeyType: KeyType;
+  /** Seconds. */
+  readonly caTtl: number;
+  readonly defaultX509SvidTtl: number;
+  readonly defaultJwtSvidTtl: number;
+  readonly bundleRefreshHint: number;
+}
+
+export interface Secrets {
+  readonly adminToken: string;
+  /** Raw 32-byte key-encryption key. */
+  readonly kek: Uint8Array;
+}
+
+export interface ConfigError {
+  readonly reason: "invalid_config";
+  readonly detail: string;
+}
+
+const RawVars = z.object({
+  TRUST_DOMAIN: z.string().default("example.org"),
+  SIGNET_PROFILE: z.enum(["permissive", "restricted"]).default("permissive"),
+  OIDC_ISSUER: z.string().default(""),
+  CA_KEY_TYPE: z.enum(["ec-p256", "ec-p384", "rsa-2048"]).default("ec-p256"),
+  CA_TTL: z.string().default("24h"),
+  DEFAULT_X509_SVID_TTL: z.string().default("1h"),
+  DEFAULT_JWT_SVID_TTL: z.string().default("5m"),
+  BUNDLE_REFRESH_HINT: z.string().default("5m"),
+});
+
+/** Smallest CA lifetime we accept: the rotation schedule (1/2, 5/6) needs room for SVIDs. */
+export const MIN_CA_TTL_SECONDS = 60 * 60;
+
+export function parseConfig(vars: Record<string, unknown>): Result<Config, ConfigError> {
+  const raw = RawVars.safeParse(vars);
+  if (!raw.success) {
+    const issue = raw.error.issues[0];
+    return err({ reason: "invalid_config", detail: `${issue?.path.join(".") ?? "vars"}: ${issue?.message ?? "invalid"}` });
+  }
+  const v = raw.data;
+  const td = parseTrustDomain(v.TRUST_DOMAIN);
+  if (!td.ok) return err({ reason: "invalid_config", detail: `TRUST_DOMAIN: ${td.error.detail}` });
+
+  const durations: Record<string, number> = {};
+  for (const name of ["CA_TTL", "DEFAULT_X509_SVID_TTL", "DEFAULT_JWT_SVID_TTL", "BUNDLE_REFRESH_HINT"] as const) {
+    const d = parseDuration(v[name]);
+    if (!d.ok) return err({ reason: "invalid_config", detail: `${name}: ${d.error.detail}` });
+    durations[name] = d.value;
+  }
+  const caTtl = durations.CA_TTL!;
+  if (caTtl < MIN_CA_TTL_SECONDS) return err({ reason: "invalid_config", detail: "CA_TTL must be at least 1h" });
+
+  let oidcIssuer: string | undefined;
+  if (v.OIDC_ISSUER !== "") {
+    const issuer = validateIssuer(v.OIDC_ISSUER, v.SIGNET_PROFILE);
+    if (!issuer.ok) return issuer;
+    oidcIssuer = issuer.value;
+  }
+
+  return ok({
+    trustDomain: td.value,
+    profile: v.SIGNET_PROFILE,
+    oidcIssuer,
+    caKeyType: v.CA_KEY_TYPE,
+    caTtl,
+    defaultX509SvidTtl: durations.DEFAULT_X509_SVID_TTL!,
+    defaultJwtSvidTtl: durations.DEFAULT_JWT_SVID_TTL!,
+    bundleRefreshHint: durations.BUNDLE_REFRESH_HINT!,
+  });
+}
+
+/**
+ * An OIDC issuer is an https URL with no query or fragment (OpenID Connect Discovery 1.0 §3; AWS and
+ * Vault compare it byte for byte, so it is used exactly as configured). http is allowed only in the
+ * permissive profile, for local development.
+ */
+function validateIssuer(s: string, profile: Profile): Result<string, ConfigError> {
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return err({ reason: "invalid_config", detail: "OIDC_ISSUER is not a URL" });
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && profile === "permissive")) {
+    return err({ reason: "invalid_config", detail: "OIDC_ISSUER must use https" });
+  }
+  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "" || s.includes("?") || s.includes("#")) {
+    return err({ reason: "invalid_config", detail: "OIDC_ISSUER must not have a query, fragment or userinfo" });
+  }
+  return ok(s);
+}
+
+export function parseSecrets(vars: Record<string, unknown>): Result<Secrets, ConfigError> {
+  const token = vars.SIGNET_ADMIN_TOKEN;
+  if (typeof token !== "string" || token.length < 32) {
+    return err({ reason: "invalid_config", detail: "SIGNET_ADMIN_TOKEN must be set (at least 32 characters)" });
+  }
+  const kekText = vars.SIGNET_KEK;
+  const kek = typeof kekText === "string" ? fromBase64(kekText) : undefined;
+  if (!kek || kek.length !== 32) {
+    return err({ reason: "invalid_config", detail: "SIGNET_KEK must be 32 bytes, base64url-encoded" });
+  }
+  return ok({ adminToken: token, kek });
+}

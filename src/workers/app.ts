@@ -1,0 +1,64 @@
+/** The Worker's HTTP surface: one hono app composed of sub-apps per surface. */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
+import type { AppEnv } from "./context";
+import { AppError } from "./errors";
+import { problemResponse } from "./problem";
+import { configMiddleware, loadConfig } from "./middleware/config";
+import { adminAuth } from "./middleware/admin-auth";
+import { admin } from "./routes/admin";
+import { bundle } from "./routes/bundle";
+import { oidc } from "./routes/oidc";
+
+/** Largest admin request body: a CSR with a 8192-bit RSA key fits several times over. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(async (c, next) => {
+    c.set("requestId", crypto.randomUUID());
+    await next();
+  });
+  app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
+
+  app.get("/healthz", (c) => {
+    const loaded = loadConfig(c.env);
+    if ("error" in loaded) return problemResponse("service_misconfigured", "The service is not configured; see its logs.", c.get("requestId"));
+    return c.json({ status: "ok", trust_domain: loaded.config.trustDomain }, 200, { "Cache-Control": "no-store" });
+  });
+
+  app.use(configMiddleware);
+  app.route("/", oidc);
+  app.route("/bundle", bundle);
+
+  app.use(
+    "/admin/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError("payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
+      },
+    }),
+  );
+  app.use("/admin/*", adminAuth);
+  app.route("/admin/v1", admin);
+
+  app.notFound((c) => problemResponse("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`, c.get("requestId")));
+
+  app.onError((error, c) => {
+    const requestId = c.get("requestId") ?? "unknown";
+    if (error instanceof AppError) {
+      if (error.internal) console.warn(JSON.stringify({ requestId, code: error.code, internal: error.internal }));
+      return problemResponse(error.code, error.detail, requestId, error.headers);
+    }
+    const overloaded = (error as { overloaded?: unknown }).overloaded === true;
+    console.error(JSON.stringify({ requestId, error: error.name, message: error.message }));
+    return overloaded
+      ? problemResponse("service_overloaded", "The service is overloaded; retry later.", requestId, { "Retry-After": "1" })
+      : problemResponse("internal_error", "An internal error occurred.", requestId);
+  });
+
+  return app;
+}
