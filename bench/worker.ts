@@ -51,7 +51,7 @@ export default {
         }
         const r = await ca.signX509Svids({ requests });
         if (!r.ok) return new Response(r.error.detail, { status: 500 });
-        for (const one of r.value.results) if (one.ok) issued++;
+        for (const one of r.value.items) if (one.ok) issued++;
       }
       return new Response(String(issued));
     }

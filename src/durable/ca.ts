@@ -11,8 +11,9 @@ import { err, ok, type Result } from "../lib/result";
 import {
   issueJwtSvid,
   issueX509Svids,
+  packX509Batch,
   type IssuedJwtSvid,
-  type IssuedX509Svid,
+  type PackedX509Batch,
   type IssueOptions,
   type JwtSvidRequest,
   type SvidError,
@@ -33,9 +34,8 @@ export interface SignX509SvidsInput {
   readonly requests: readonly X509SvidRequest[];
 }
 
-export interface SignX509SvidsOutput {
-  readonly results: Result<IssuedX509Svid, SvidError>[];
-}
+/** Certificates of the batch in one buffer, one item per request in order (see packX509Batch). */
+export type SignX509SvidsOutput = PackedX509Batch;
 
 export type SignJwtSvidInput = JwtSvidRequest;
 
@@ -81,7 +81,7 @@ export class CertificateAuthority extends DurableObject<Env> {
     const engine = await this.#ready();
     if (!engine.ok) return engine;
     const e = engine.value;
-    return ok({ results: await issueX509Svids(e.x509Signer(), input.requests, issueOptions(e)) });
+    return ok(packX509Batch(await issueX509Svids(e.x509Signer(), input.requests, issueOptions(e))));
   }
 
   async signJwtSvid(input: SignJwtSvidInput): Promise<Result<Result<IssuedJwtSvid, SvidError>, CaUnavailable>> {

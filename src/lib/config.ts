@@ -105,6 +105,10 @@ function validateIssuer(s: string, profile: Profile): Result<string, ConfigError
   if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "" || s.includes("?") || s.includes("#")) {
     return err({ reason: "invalid_config", detail: "OIDC_ISSUER must not have a query, fragment or userinfo" });
   }
+  // Discovery is served at the root, so the issuer is an origin, written without a trailing slash.
+  if (url.pathname !== "/" || s.endsWith("/") || s !== url.origin) {
+    return err({ reason: "invalid_config", detail: "OIDC_ISSUER must be an origin such as https://signet.example.com (no path, no trailing slash)" });
+  }
   return ok(s);
 }
 

@@ -9,7 +9,9 @@ import { requireWorkloadId, type SpiffeId, type TrustDomain } from "../spiffe/id
 import { signJwtSvid } from "../spiffe/jwt-svid";
 import type { JwtAlgorithm } from "../spiffe/bundle";
 import { KEY_TYPES, signatureAlgorithmIdentifier } from "../x509/algorithms";
-import { assembleCertificate, computeKeyId, x509SignatureValue } from "../x509/certificate";
+import { assembleCertificate, x509SignatureValue } from "../x509/certificate";
+import { isValidUncompressedPoint } from "../x509/ec-point";
+import { sha1 } from "../crypto/sha1";
 import { parseAndVerifyCsr } from "../x509/csr";
 import { importSpkiForVerify, parseSpki } from "../x509/spki";
 import type { CaCertificateInfo } from "./ca-certificate";
@@ -107,9 +109,11 @@ async function workloadKey(req: X509SvidRequest): Promise<Result<WorkloadKey, Sv
   const spki = req.publicKey!;
   const info = parseSpki(spki);
   if (!info.ok) return fail("invalid_public_key", `the public key is not acceptable (${info.error.reason})`);
-  // Importing proves the key is usable (an EC point on its curve, a well-formed RSA key).
-  const imported = await importSpkiForVerify(spki, info.value);
-  if (!imported.ok) return fail("invalid_public_key", "the public key is not a valid key of its type");
+  // EC: the point must be on its curve (checked here: a WebCrypto import costs as much as a
+  // signature). RSA: importing proves a well-formed key.
+  const valid =
+    info.value.kind === "ec" ? isValidUncompressedPoint(info.value.curve, info.value.subjectPublicKey) : (await importSpkiForVerify(spki, info.value)).ok;
+  if (!valid) return fail("invalid_public_key", "the public key is not a valid key of its type");
   return ok({ spki, subjectPublicKey: info.value.subjectPublicKey, kind: info.value.kind });
 }
 
@@ -140,7 +144,7 @@ async function issueOne(issuer: X509Issuer, req: X509SvidRequest, opts: IssueOpt
     dnsNames,
     spki: key.value.spki,
     keyKind: key.value.kind,
-    subjectKeyId: await computeKeyId(key.value.subjectPublicKey),
+    subjectKeyId: sha1(key.value.subjectPublicKey),
   });
   const keyType = issuer.ca.keyType;
   const signature = new Uint8Array(await crypto.subtle.sign(KEY_TYPES[keyType].sign, issuer.key, tbs as Uint8Array<ArrayBuffer>));
@@ -199,4 +203,38 @@ export async function issueJwtSvid(
     ...(req.issuer !== undefined ? { issuer: req.issuer } : {}),
   });
   return ok({ spiffeId: id.value, token, expiresAt });
+}
+
+/**
+ * A batch result in the shape that crosses Durable Object RPC cheaply: all certificates in one
+ * buffer (structured clone pays per object and per ArrayBuffer, which dominated the batch cost),
+ * and one small record per request, in request order.
+ */
+export interface PackedX509Batch {
+  readonly der: Uint8Array;
+  readonly items: PackedX509Item[];
+}
+
+export type PackedX509Item =
+  | { readonly ok: true; readonly offset: number; readonly length: number; readonly expiresAt: number }
+  | { readonly ok: false; readonly error: SvidError };
+
+export function packX509Batch(results: readonly Result<IssuedX509Svid, SvidError>[]): PackedX509Batch {
+  let size = 0;
+  for (const r of results) if (r.ok) size += r.value.certChain[0]!.length;
+  const der = new Uint8Array(size);
+  let offset = 0;
+  const items = results.map((r): PackedX509Item => {
+    if (!r.ok) return r;
+    const cert = r.value.certChain[0]!;
+    der.set(cert, offset);
+    offset += cert.length;
+    return { ok: true, offset: offset - cert.length, length: cert.length, expiresAt: r.value.expiresAt };
+  });
+  return { der, items };
+}
+
+/** The leaf certificate of a successful item (a view into the batch buffer). */
+export function packedCertificate(batch: PackedX509Batch, item: { readonly offset: number; readonly length: number }): Uint8Array {
+  return batch.der.subarray(item.offset, item.offset + item.length);
 }

@@ -238,7 +238,7 @@ const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 
 export function encodePrintableString(s: string): Uint8Array {
   if (!PRINTABLE.test(s)) throw new TypeError("value is not a PrintableString");
-  return encodeIa5String(s);
+  return encodeIa5String(s, TAG.PRINTABLE_STRING);
 }
 
 // ---------------------------------------------------------------- time (RFC 5280 §4.1.2.5)

@@ -9,6 +9,7 @@ import { readJson } from "../middleware/json-body";
 import { MintJwtSvidBody, MintX509SvidBody } from "../schemas/admin";
 import { issuerFor } from "./oidc";
 import { decodeCsrText } from "../../lib/x509/csr";
+import { packedCertificate } from "../../lib/ca/issue";
 
 export const admin = new Hono<AppEnv>();
 
@@ -29,16 +30,15 @@ admin.post("/svids/x509", async (c) => {
     requests: [{ spiffeId: body.spiffe_id, publicKey, csr, ttlSeconds: body.ttl ?? config.defaultX509SvidTtl, dnsNames: body.dns_names ?? [] }],
   });
   if (!signed.ok) throw caUnavailable(signed.error);
-  const result = signed.value.results[0]!;
-  if (!result.ok) throw svidErrorToAppError(result.error);
+  const item = signed.value.items[0]!;
+  if (!item.ok) throw svidErrorToAppError(item.error);
   const bundle = await ca.getTrustBundle();
   if (!bundle.ok) throw caUnavailable(bundle.error);
-  const svid = result.value;
   return c.json(
     {
-      spiffe_id: svid.spiffeId,
-      cert_chain: svid.certChain.map(toBase64),
-      expires_at: svid.expiresAt,
+      spiffe_id: body.spiffe_id,
+      cert_chain: [toBase64(packedCertificate(signed.value, item))],
+      expires_at: item.expiresAt,
       x509_authorities: bundle.value.keys.filter((k) => k.use === "x509-svid").map((k) => k.x5c![0]!),
     },
     200,
