@@ -9,6 +9,7 @@ const TEST_BINDINGS = {
 
 export default defineConfig({
   test: {
+    maxWorkers: 2,
     projects: [
       {
         test: {
@@ -28,7 +29,6 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/integration/**/*.test.ts", "test/conformance/**/*.test.ts"],
-          maxWorkers: 2,
         },
       },
       {
@@ -40,6 +40,8 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+          // After the other projects: it starts its own wrangler dev, and the machine has 2 cores.
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -16,7 +16,7 @@ import { CaEngine } from "../../src/durable/ca-engine";
 import { openDb } from "../../src/durable/db";
 import * as schema from "../../src/durable/tables/ca";
 import migrations from "../../migrations/ca/migrations.js";
-import { b64ToBytes, newKeyPair, x509 } from "../support/x509";
+import { newKeyPair, x509 } from "../support/x509";
 import type { CertificateAuthority } from "../../src/durable/ca";
 
 const HOUR = 3600_000;

@@ -32,7 +32,7 @@ export async function buildCaCertificate(input: BuildCaCertificateInput): Promis
     notAfter: input.notAfter,
     keyType: input.keyType,
     spki: input.spki,
-    subjectKeyId: await computeKeyId(info.value.subjectPublicKey),
+    subjectKeyId: computeKeyId(info.value.subjectPublicKey),
   });
   return signTbs(tbs, input.privateKey, input.keyType);
 }
@@ -78,7 +78,7 @@ export async function readCaCertificate(der: Uint8Array, keyType: KeyType): Prom
   if (!spki.ok) return bad(spki.error.reason);
   const expectedKind = KEY_TYPES[keyType].kind;
   if (spki.value.kind !== expectedKind) return bad("key type does not match");
-  const subjectKeyId = await computeKeyId(spki.value.subjectPublicKey);
+  const subjectKeyId = computeKeyId(spki.value.subjectPublicKey);
   const issuerName = tbs.raw(subject.value).slice();
   return ok({
     der,

@@ -9,9 +9,8 @@ import { requireWorkloadId, type SpiffeId, type TrustDomain } from "../spiffe/id
 import { signJwtSvid } from "../spiffe/jwt-svid";
 import type { JwtAlgorithm } from "../spiffe/bundle";
 import { KEY_TYPES, signatureAlgorithmIdentifier } from "../x509/algorithms";
-import { assembleCertificate, x509SignatureValue } from "../x509/certificate";
+import { assembleCertificate, computeKeyId, x509SignatureValue } from "../x509/certificate";
 import { isValidUncompressedPoint } from "../x509/ec-point";
-import { sha1 } from "../crypto/sha1";
 import { parseAndVerifyCsr } from "../x509/csr";
 import { importSpkiForVerify, parseSpki } from "../x509/spki";
 import type { CaCertificateInfo } from "./ca-certificate";
@@ -144,7 +143,7 @@ async function issueOne(issuer: X509Issuer, req: X509SvidRequest, opts: IssueOpt
     dnsNames,
     spki: key.value.spki,
     keyKind: key.value.kind,
-    subjectKeyId: sha1(key.value.subjectPublicKey),
+    subjectKeyId: computeKeyId(key.value.subjectPublicKey),
   });
   const keyType = issuer.ca.keyType;
   const signature = new Uint8Array(await crypto.subtle.sign(KEY_TYPES[keyType].sign, issuer.key, tbs as Uint8Array<ArrayBuffer>));

@@ -14,6 +14,7 @@
  * fresh buffer. Caller misuse (zero serial, non-ASCII names, inverted validity) throws TypeError.
  */
 import { concatBytes, toHex } from "../encoding";
+import { sha1 } from "../crypto/sha1";
 import { ecdsaP1363ToDer, KEY_TYPES, signatureAlgorithmIdentifier, type KeyType } from "./algorithms";
 import {
   encodeBitString,
@@ -93,8 +94,8 @@ export function signetName(commonName?: string): Uint8Array {
 }
 
 /** SHA-1 of the subjectPublicKey BIT STRING value (RFC 5280 §4.2.1.2, method 1). */
-export async function computeKeyId(subjectPublicKey: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-1", subjectPublicKey as Uint8Array<ArrayBuffer>));
+export function computeKeyId(subjectPublicKey: Uint8Array): Uint8Array {
+  return sha1(subjectPublicKey);
 }
 
 function checkSerial(serial: Uint8Array): number {
@@ -195,6 +196,7 @@ const CN_OID_LEN = OID.commonName.length;
 /** Precomputes the per-CA parts of an X509-SVID TBSCertificate; returns the per-leaf encoder. */
 export function createLeafEncoder(options: LeafEncoderOptions): LeafEncoder {
   checkKeyId(options.issuerKeyId);
+  if (options.issuerName[0] !== TAG.SEQUENCE) throw new TypeError("issuerName must be a DER Name");
   const aki = authorityKeyIdExtension(options.issuerKeyId);
   const issuerPart = concatBytes(signatureAlgorithmIdentifier(options.issuerKeyType), options.issuerName);
   const extPrefixEc = concatBytes(BC_LEAF, KU_LEAF_EC, EKU_LEAF, aki);

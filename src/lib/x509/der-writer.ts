@@ -11,6 +11,7 @@
  * Caller misuse (a non-ASCII IA5String, a year outside 0000–9999, …) throws `TypeError`;
  * nothing here sees untrusted input.
  */
+import { utf8 } from "../encoding";
 
 export const TAG = {
   BOOLEAN: 0x01,
@@ -231,7 +232,7 @@ export function encodeIa5String(s: string, tag: number = TAG.IA5_STRING): Uint8A
 }
 
 export function encodeUtf8String(s: string): Uint8Array {
-  return encodeTlv(TAG.UTF8_STRING, new TextEncoder().encode(s));
+  return encodeTlv(TAG.UTF8_STRING, utf8(s));
 }
 
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
