@@ -29,13 +29,13 @@ function stubFor(name: string): DurableObjectStub<CertificateAuthority> {
   return ns.get(ns.idFromName(name));
 }
 
-async function engineOn(state: DurableObjectState, clock: ManualClock, kek = KEK): Promise<CaEngine> {
+async function engineOn(state: DurableObjectState, clock: ManualClock, kek = KEK, caKeyType: "ec-p256" | "ec-p384" | "rsa-2048" = "ec-p256"): Promise<CaEngine> {
   return new CaEngine({
     db: openDb(state, schema, migrations),
     storage: state.storage,
     kek: await importKek(kek),
     clock,
-    settings: { trustDomain: td, caKeyType: "ec-p256", caTtl: 24 * 3600 },
+    settings: { trustDomain: td, caKeyType, caTtl: 24 * 3600 },
     serialize: (fn) => fn(),
   });
 }
@@ -145,6 +145,28 @@ describe("rotation over simulated time", () => {
       expect(svid!.ok && svid!.value.expiresAt * 1000).toBe(signer.notAfter);
       const jwt = await issueJwtSvid((alg) => engine.jwtSigner(alg), { spiffeId: "spiffe://example.org/w", audience: ["a"], ttlSeconds: 24 * 3600, alg: "RS256" }, options(engine));
       expect(jwt.ok && jwt.value.expiresAt * 1000).toBe(engine.jwtSigner("RS256")!.notAfter);
+    });
+  });
+});
+
+describe("CA key types", () => {
+  it.each(["ec-p384", "rsa-2048"] as const)("a %s CA issues SVIDs that verify under its bundle entry, whose key parameters match", async (keyType) => {
+    await runInDurableObject(stubFor(`keytype-${keyType}`), async (_instance, state) => {
+      const engine = await engineOn(state, new ManualClock(T0), KEK, keyType);
+      await engine.ready();
+      const pair = await newKeyPair();
+      const spki = new Uint8Array((await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer);
+      const [svid] = await issueX509Svids(engine.x509Signer(), [{ spiffeId: "spiffe://example.org/w", publicKey: spki, ttlSeconds: 600 }], options(engine));
+      expect(svid!.ok).toBe(true);
+      if (!svid!.ok) return;
+      const bundle = engine.bundle();
+      expect(await verifiesAgainstBundle(svid!.value.certChain[0]!, bundle.x509Authorities, new Date(T0))).toBe(true);
+      const ca = new x509.X509Certificate(bundle.x509Authorities[0]!);
+      const jwk = (await crypto.subtle.exportKey("jwk", await ca.publicKey.export())) as JsonWebKey;
+      const entry = bundle.keys.find((k) => k.use === "x509-svid")!;
+      expect(entry.kty).toBe(keyType === "rsa-2048" ? "RSA" : "EC");
+      if (keyType === "rsa-2048") expect([entry.n, entry.e]).toEqual([jwk.n, jwk.e]);
+      else expect([entry.crv, entry.x, entry.y]).toEqual(["P-384", jwk.x, jwk.y]);
     });
   });
 });

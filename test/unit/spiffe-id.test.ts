@@ -1,3 +1,4 @@
+import { prng } from "../support/prng";
 import { describe, expect, it } from "vitest";
 import {
   MAX_SPIFFE_ID_BYTES,
@@ -234,17 +235,7 @@ describe("helpers", () => {
 });
 
 describe("hostile input (property-style)", () => {
-  // Deterministic PRNG (mulberry32) so failures reproduce.
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  const rng = prng;
   const ALPHABET = [
     ..."spiffe://", ..."abcXYZ019", ..."./-_:@%?#[]\\ \t\n", "é", "😀", "\u0000", "\ud800", "\udc00", "spiffe://", "example.org", "/..", "/.",
   ];

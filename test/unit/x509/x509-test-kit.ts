@@ -87,17 +87,7 @@ export function tempDir(): { path: string; pem: (name: string, label: string, de
   };
 }
 
-/** mulberry32: small, seeded, good enough to drive mutations reproducibly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from "../../support/prng";
 
 /** One random mutation: flip, truncate, insert, delete, duplicate a slice, or set a length byte. */
 export function mutate(input: Uint8Array, rand: () => number): Uint8Array {
