@@ -12,7 +12,9 @@ export type FailureReason =
   /** The server could not be reached (refused, DNS, TLS, timeout): exit 3. */
   | "unreachable"
   /** The server answered 2xx with something we cannot use: exit 3. */
-  | "bad_response";
+  | "bad_response"
+  /** Evidence was checked and rejected (the verdict is on stdout): exit 1. */
+  | "not_verified";
 
 export interface CliFailure {
   readonly reason: FailureReason;
@@ -30,6 +32,7 @@ export const EXIT_CODES: Readonly<Record<FailureReason, number>> = {
   usage: 2,
   unreachable: 3,
   bad_response: 3,
+  not_verified: 1,
 };
 
 export function usageError(message: string, helpFor?: string): CliFailure {

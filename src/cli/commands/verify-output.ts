@@ -1,0 +1,42 @@
+/**
+ * What `signet verify snp|tdx` print: exactly one JSON object on stdout,
+ * `{"ok":true,"tee":…,"claims":{…}}` (exit 0) or `{"ok":false,"error":"<code>","detail":"…"}` (exit 1).
+ * Usage errors (exit 2) print nothing on stdout.
+ */
+import { readFile } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import { err, ok, type Result } from "../../lib/result";
+import type { CliIo } from "../command";
+import { failure, usageError, type CliFailure } from "../failure";
+
+export type VerifyOutcome =
+  | { readonly ok: true; readonly tee: "snp" | "tdx"; readonly claims: unknown }
+  | { readonly ok: false; readonly error: string; readonly detail: string };
+
+export function printOutcome(io: CliIo, outcome: VerifyOutcome): Result<void, CliFailure> {
+  io.stdout(`${JSON.stringify(outcome)}\n`);
+  return outcome.ok ? ok(undefined) : err(failure("not_verified", `verification failed: ${outcome.error}`));
+}
+
+/** Reads a file named on the command line (relative to the CLI's cwd); a missing file is a usage error. */
+export async function readInputFile(io: CliIo, path: string, what: string, command: string, maxBytes = 16 * 1024 * 1024): Promise<Result<Uint8Array, CliFailure>> {
+  const full = isAbsolute(path) ? path : join(io.cwd, path);
+  try {
+    const bytes = new Uint8Array(await readFile(full));
+    if (bytes.length > maxBytes) return err(usageError(`${what} ${path} is larger than ${maxBytes} bytes`, command));
+    return ok(bytes);
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? "error";
+    return err(usageError(`cannot read ${what} ${path} (${code})`, command));
+  }
+}
+
+/** `--at ISO8601` → milliseconds; a usage error when it is not a full date-time. */
+export function parseAt(value: string | undefined, now: () => number, command: string): Result<number, CliFailure> {
+  if (value === undefined) return ok(now());
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(value)) {
+    return err(usageError(`--at must be an ISO 8601 date-time such as 2025-01-16T21:21:54Z, not '${value.slice(0, 60)}'`, command));
+  }
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? err(usageError(`--at is not a valid date-time: '${value.slice(0, 60)}'`, command)) : ok(t);
+}
