@@ -1,5 +1,22 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { readFileSync } from "node:fs";
 import { defineConfig } from "vitest/config";
+
+/**
+ * Fixture files the Workers-pool tests need (workerd has no file system): base64 by relative path,
+ * handed to the tests as the TEST_FIXTURES binding.
+ */
+const WORKERS_FIXTURES = [
+  "snp/gsg-milan-v2/vcek.der",
+  "tdx/automata-v5-td15-90c06f-alibaba/tcb_info.json",
+  "tdx/automata-v5-td15-90c06f-alibaba/tcb_info_issuer_chain.pem",
+  "tdx/automata-v5-td15-90c06f-alibaba/qe_identity.json",
+  "tdx/automata-v5-td15-90c06f-alibaba/qe_identity_issuer_chain.pem",
+  "tdx/automata-v5-td15-90c06f-alibaba/pck_crl.der",
+  "tdx/automata-v5-td15-90c06f-alibaba/pck_crl_issuer_chain.pem",
+  "tdx/automata-v5-td15-90c06f-alibaba/root_ca_crl.der",
+];
+const TEST_FIXTURES = Object.fromEntries(WORKERS_FIXTURES.map((f) => [f, readFileSync(`test/fixtures/${f}`).toString("base64")]));
 
 // Fixed secrets for the Workers test pool only (never used outside tests).
 const TEST_BINDINGS = {
@@ -23,7 +40,7 @@ export default defineConfig({
           cloudflareTest({
             main: "./src/workers/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: TEST_BINDINGS },
+            miniflare: { bindings: { ...TEST_BINDINGS, TEST_FIXTURES } },
           }),
         ],
         test: {

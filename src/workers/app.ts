@@ -8,11 +8,14 @@ import { problemResponse } from "./problem";
 import { configMiddleware, loadConfig } from "./middleware/config";
 import { adminAuth } from "./middleware/admin-auth";
 import { admin } from "./routes/admin";
+import { adminCollateral } from "./routes/admin-collateral";
 import { bundle } from "./routes/bundle";
 import { oidc } from "./routes/oidc";
 
 /** Largest admin request body: a CSR with a 8192-bit RSA key fits several times over. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** Collateral uploads (a TDX collateral directory, base64 in JSON) are larger. */
+export const MAX_COLLATERAL_BYTES = 1024 * 1024;
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -33,17 +36,18 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", oidc);
   app.route("/bundle", bundle);
 
-  app.use(
-    "/admin/*",
+  const limit = (maxSize: number) =>
     bodyLimit({
-      maxSize: MAX_BODY_BYTES,
+      maxSize,
       onError: () => {
-        throw new AppError("payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
+        throw new AppError("payload_too_large", `Request bodies are limited to ${maxSize} bytes here.`);
       },
-    }),
-  );
+    });
+  const smallBodies = limit(MAX_BODY_BYTES);
+  app.use("/admin/*", (c, next) => (c.req.path.startsWith("/admin/v1/collateral") ? limit(MAX_COLLATERAL_BYTES)(c, next) : smallBodies(c, next)));
   app.use("/admin/*", adminAuth);
   app.route("/admin/v1", admin);
+  app.route("/admin/v1/collateral", adminCollateral);
 
   app.notFound((c) => problemResponse("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`, c.get("requestId")));
 

@@ -15,6 +15,7 @@ export const ERROR_CATALOG = {
   invalid_dns_name: { status: 400, title: "Invalid DNS name" },
   invalid_audience: { status: 400, title: "Invalid audience" },
   unsupported_algorithm: { status: 400, title: "Unsupported signing algorithm" },
+  invalid_collateral: { status: 400, title: "Invalid attestation collateral" },
   unauthorized: { status: 401, title: "Missing or invalid credentials" },
   not_found: { status: 404, title: "Not found" },
   method_not_allowed: { status: 405, title: "Method not allowed" },
@@ -23,6 +24,7 @@ export const ERROR_CATALOG = {
   internal_error: { status: 500, title: "Internal error" },
   service_misconfigured: { status: 503, title: "Service is not configured" },
   service_overloaded: { status: 503, title: "Service overloaded" },
+  collateral_unavailable: { status: 503, title: "Attestation collateral unavailable" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -2,6 +2,7 @@
 import { createApp } from "./app";
 
 export { CertificateAuthority } from "../durable/ca";
+export { CollateralStore } from "../durable/collateral";
 
 const app = createApp();
 

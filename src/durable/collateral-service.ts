@@ -1,0 +1,244 @@
+/**
+ * The CollateralStore Durable Object's logic: one per deployment, holding vendor collateral for attestation —
+ * AMD VCEKs and CRLs (KDS), Intel TDX TCB Info, QE Identity and CRLs (PCS/PCCS) — fetched on demand,
+ * cached until shortly before they expire, and uploadable by an admin for air-gapped deployments.
+ *
+ * Invariants: an item is stored only after it parsed and is unexpired; a failed fetch opens a back-off
+ * window for its key (no retry storms against KDS/PCS); signatures are checked by the verifiers at
+ * use, against pinned vendor roots, so a cached item is never trusted because it is cached.
+ */
+import { eq, lte } from "drizzle-orm";
+import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import type { Clock } from "../lib/clock";
+import { fromBase64, toBase64 } from "../lib/encoding";
+import { err, ok, type Result } from "../lib/result";
+import { CollateralFetcher, type BackoffState, type CollateralError, type CollateralItem, type CollateralStoreApi } from "../lib/attestation/collateral/fetcher";
+import {
+  crlExpiry,
+  crlKey,
+  crlRequest,
+  vcekIdentity,
+  vcekKey,
+  vcekRequest,
+  type EndorsementSigner,
+  type KdsTcb,
+  type SnpProductLine,
+} from "../lib/attestation/collateral/amd-kds";
+import {
+  chainHeader,
+  collateralFiles,
+  jsonNextUpdate,
+  pckCrlCa,
+  pckCrlKey,
+  pckCrlRequest,
+  QE_IDENTITY_KEY,
+  qeIdentityRequest,
+  ROOT_CA_CRL_KEY,
+  rootCaCrlDer,
+  rootCaCrlRequest,
+  tcbInfoKey,
+  tcbInfoRequest,
+  type PckCa,
+} from "../lib/attestation/collateral/intel-pcs";
+import type * as schema from "./tables/collateral";
+import { collateralBackoff, collateralItems } from "./tables/collateral";
+
+export interface UploadError {
+  readonly reason: "invalid_collateral";
+  readonly detail: string;
+}
+
+export interface StoredCollateral {
+  readonly key: string;
+  readonly source: "fetched" | "uploaded";
+  readonly fetchedAt: number;
+  readonly expiresAt: number;
+}
+
+export interface SnpVcekInput {
+  readonly product: SnpProductLine;
+  readonly chipId: Uint8Array;
+  readonly tcb: KdsTcb;
+}
+
+export interface TdxCollateralInput {
+  readonly fmspc: string;
+  readonly ca: PckCa;
+}
+
+export const TDX_COLLATERAL_FILES = [
+  "tcb_info.json",
+  "tcb_info_issuer_chain.pem",
+  "qe_identity.json",
+  "qe_identity_issuer_chain.pem",
+  "pck_crl.der",
+  "pck_crl_issuer_chain.pem",
+  "root_ca_crl.der",
+] as const;
+
+type Db = DrizzleSqliteDODatabase<typeof schema>;
+
+export interface CollateralSources {
+  readonly kds: string;
+  readonly pcs: string;
+  readonly rootCrl: string;
+}
+
+export interface CollateralServiceDeps {
+  readonly db: Db;
+  readonly storage: DurableObjectStorage;
+  readonly fetch: (url: string, init?: RequestInit) => Promise<Response>;
+  readonly clock: Clock;
+  readonly sources: CollateralSources;
+}
+
+/** The object's logic over its storage; time and network are injected (tests run at vector times). */
+export class CollateralService {
+  readonly #db: Db;
+  readonly #deps: CollateralServiceDeps;
+  readonly #fetcher: CollateralFetcher;
+
+  constructor(deps: CollateralServiceDeps) {
+    this.#deps = deps;
+    this.#db = deps.db;
+    this.#fetcher = new CollateralFetcher({ store: this.#storeApi(), fetch: deps.fetch, clock: deps.clock });
+  }
+
+  #vars(): CollateralSources {
+    return this.#deps.sources;
+  }
+
+  #storeApi(): CollateralStoreApi {
+    return {
+      getItem: (key) => {
+        const row = this.#db.select().from(collateralItems).where(eq(collateralItems.key, key)).get();
+        if (!row) return undefined;
+        return { body: fromBase64(row.body) ?? new Uint8Array(), headers: JSON.parse(row.headers) as Record<string, string>, source: row.source, fetchedAt: row.fetchedAt, expiresAt: row.expiresAt };
+      },
+      putItem: (key, item) => this.#put(key, item),
+      getBackoff: (key) => this.#db.select().from(collateralBackoff).where(eq(collateralBackoff.key, key)).get(),
+      putBackoff: (key, state: BackoffState | undefined) => {
+        if (!state) this.#db.delete(collateralBackoff).where(eq(collateralBackoff.key, key)).run();
+        else this.#db.insert(collateralBackoff).values({ key, ...state }).onConflictDoUpdate({ target: collateralBackoff.key, set: state }).run();
+      },
+    };
+  }
+
+  #put(key: string, item: CollateralItem): void {
+    const row = { key, body: toBase64(item.body), headers: JSON.stringify(item.headers), source: item.source, fetchedAt: item.fetchedAt, expiresAt: item.expiresAt };
+    this.#db.insert(collateralItems).values(row).onConflictDoUpdate({ target: collateralItems.key, set: row }).run();
+  }
+
+  /** A VCEK for a chip at a TCB: cached, else fetched from KDS. */
+  async snpVcek(input: SnpVcekInput): Promise<Result<{ der: Uint8Array; expiresAt: number }, CollateralError>> {
+    const item = await this.#fetcher.get(vcekRequest(this.#vars().kds, input.product, input.chipId, input.tcb));
+    return item.ok ? ok({ der: item.value.body, expiresAt: item.value.expiresAt }) : item;
+  }
+
+  /** The ASK (vcek) or ASVK (vlek) CRL of a product: cached until nextUpdate, else fetched. */
+  async snpCrl(input: { product: SnpProductLine; signer: EndorsementSigner }): Promise<Result<{ der: Uint8Array; expiresAt: number }, CollateralError>> {
+    const item = await this.#fetcher.get(crlRequest(this.#vars().kds, input.product, input.signer));
+    return item.ok ? ok({ der: item.value.body, expiresAt: item.value.expiresAt }) : item;
+  }
+
+  /** The collateral directory for a TDX platform (FMSPC) whose PCK comes from `ca`. */
+  async tdxCollateral(input: TdxCollateralInput): Promise<Result<{ files: Record<string, Uint8Array>; expiresAt: number }, CollateralError>> {
+    if (!/^[0-9a-fA-F]{12}$/.test(input.fmspc)) return err({ reason: "collateral_invalid", detail: "fmspc must be 6 bytes of hex" });
+    const { pcs, rootCrl } = this.#vars();
+    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await Promise.all([
+      this.#fetcher.get(tcbInfoRequest(pcs, input.fmspc)),
+      this.#fetcher.get(qeIdentityRequest(pcs)),
+      this.#fetcher.get(pckCrlRequest(pcs, input.ca)),
+      this.#fetcher.get(rootCaCrlRequest(rootCrl)),
+    ]);
+    for (const r of [tcbInfo, qeIdentity, pckCrl, rootCaCrl]) if (!r.ok) return r;
+    const items = { tcbInfo: ok1(tcbInfo), qeIdentity: ok1(qeIdentity), pckCrl: ok1(pckCrl), rootCaCrl: ok1(rootCaCrl) };
+    const files = collateralFiles(items);
+    if (!files.ok) return err({ reason: "collateral_invalid", detail: files.error });
+    return ok({ files: files.value, expiresAt: Math.min(...Object.values(items).map((i) => i.expiresAt)) });
+  }
+
+  /** Air-gapped: an admin uploads a VCEK; it is stored under the key a KDS fetch would use. */
+  async uploadSnpVcek(input: { der: Uint8Array }): Promise<Result<StoredCollateral, UploadError>> {
+    const id = vcekIdentity(input.der);
+    if (!id.ok) return err({ reason: "invalid_collateral", detail: id.error });
+    return this.#storeUpload(vcekKey(id.value.product, id.value.hwid, id.value.tcb), input.der, {}, id.value.notAfter);
+  }
+
+  async uploadSnpCrl(input: { product: SnpProductLine; signer: EndorsementSigner; der: Uint8Array }): Promise<Result<StoredCollateral, UploadError>> {
+    const expiry = crlExpiry(input.der);
+    if (!expiry.ok) return err({ reason: "invalid_collateral", detail: `CRL: ${expiry.error}` });
+    return this.#storeUpload(crlKey(input.product, input.signer), input.der, {}, expiry.value);
+  }
+
+  /** Air-gapped TDX: the collateral directory (all seven files), as the verifier reads it. */
+  async uploadTdxCollateral(input: { files: Record<string, Uint8Array> }): Promise<Result<StoredCollateral[], UploadError>> {
+    const f = input.files;
+    const missing = TDX_COLLATERAL_FILES.filter((name) => !f[name]);
+    if (missing.length > 0) return err({ reason: "invalid_collateral", detail: `missing ${missing.join(", ")}` });
+    const unknown = Object.keys(f).filter((name) => !(TDX_COLLATERAL_FILES as readonly string[]).includes(name));
+    if (unknown.length > 0) return err({ reason: "invalid_collateral", detail: `unknown file(s) ${unknown.join(", ")}` });
+    const tcbNext = jsonNextUpdate(f["tcb_info.json"]!, "tcbInfo");
+    const qeNext = jsonNextUpdate(f["qe_identity.json"]!, "enclaveIdentity");
+    const pckNext = crlExpiry(f["pck_crl.der"]!);
+    const rootDer = rootCaCrlDer(f["root_ca_crl.der"]!);
+    const rootNext = rootDer ? crlExpiry(rootDer) : err("not a CRL");
+    const ca = pckCrlCa(f["pck_crl.der"]!);
+    const fmspc = fmspcOf(f["tcb_info.json"]!);
+    for (const [name, r] of [["tcb_info.json", tcbNext], ["qe_identity.json", qeNext], ["pck_crl.der", pckNext], ["root_ca_crl.der", rootNext]] as const) {
+      if (!r.ok) return err({ reason: "invalid_collateral", detail: `${name}: ${r.error}` });
+    }
+    if (!ca) return err({ reason: "invalid_collateral", detail: "pck_crl.der is not issued by an Intel PCK CA" });
+    if (!fmspc) return err({ reason: "invalid_collateral", detail: "tcb_info.json has no fmspc" });
+    const stored: StoredCollateral[] = [];
+    const put = (key: string, body: Uint8Array, headers: Record<string, string>, expiresAt: number) => {
+      const r = this.#storeUpload(key, body, headers, expiresAt);
+      if (r.ok) stored.push(r.value);
+      return r;
+    };
+    const now = this.#deps.clock.now();
+    for (const [name, r] of [["tcb_info.json", tcbNext], ["qe_identity.json", qeNext], ["pck_crl.der", pckNext], ["root_ca_crl.der", rootNext]] as const) {
+      if (r.ok && r.value <= now) return err({ reason: "invalid_collateral", detail: `${name} has expired` });
+    }
+    const results = this.#deps.storage.transactionSync(() => [
+      put(tcbInfoKey(fmspc), f["tcb_info.json"]!, chainHeader("tcb", f["tcb_info_issuer_chain.pem"]!), (tcbNext as { value: number }).value),
+      put(QE_IDENTITY_KEY, f["qe_identity.json"]!, chainHeader("qe", f["qe_identity_issuer_chain.pem"]!), (qeNext as { value: number }).value),
+      put(pckCrlKey(ca), f["pck_crl.der"]!, chainHeader("crl", f["pck_crl_issuer_chain.pem"]!), (pckNext as { value: number }).value),
+      put(ROOT_CA_CRL_KEY, rootDer!, {}, (rootNext as { value: number }).value),
+    ]);
+    const failed = results.find((r) => !r.ok);
+    return failed && !failed.ok ? failed : ok(stored);
+  }
+
+  /** What is cached, for operators (expired items are dropped first). */
+  listCollateral(): StoredCollateral[] {
+    this.#db.delete(collateralItems).where(lte(collateralItems.expiresAt, this.#deps.clock.now())).run();
+    return this.#db
+      .select({ key: collateralItems.key, source: collateralItems.source, fetchedAt: collateralItems.fetchedAt, expiresAt: collateralItems.expiresAt })
+      .from(collateralItems)
+      .all();
+  }
+
+  #storeUpload(key: string, body: Uint8Array, headers: Record<string, string>, expiresAt: number): Result<StoredCollateral, UploadError> {
+    const now = this.#deps.clock.now();
+    if (expiresAt <= now) return err({ reason: "invalid_collateral", detail: `${key} has expired` });
+    this.#put(key, { body, headers, source: "uploaded", fetchedAt: now, expiresAt });
+    this.#storeApi().putBackoff(key, undefined);
+    return ok({ key, source: "uploaded", fetchedAt: now, expiresAt });
+  }
+}
+
+function ok1<T>(r: Result<T, unknown>): T {
+  if (!r.ok) throw new TypeError("checked above");
+  return r.value;
+}
+
+function fmspcOf(tcbInfo: Uint8Array): string | undefined {
+  try {
+    const doc = JSON.parse(new TextDecoder().decode(tcbInfo)) as { tcbInfo?: { fmspc?: unknown } };
+    const fmspc = doc.tcbInfo?.fmspc;
+    return typeof fmspc === "string" && /^[0-9a-fA-F]{12}$/.test(fmspc) ? fmspc.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * CollateralStore: the Durable Object holding vendor collateral (see collateral-service.ts).
+ */
+import { DurableObject } from "cloudflare:workers";
+import { systemClock } from "../lib/clock";
+import { DEFAULT_KDS_URL, type EndorsementSigner, type SnpProductLine } from "../lib/attestation/collateral/amd-kds";
+import { DEFAULT_PCS_URL, DEFAULT_ROOT_CA_CRL_URL } from "../lib/attestation/collateral/intel-pcs";
+import { CollateralService, type SnpVcekInput, type TdxCollateralInput } from "./collateral-service";
+import { openDb } from "./db";
+import * as schema from "./tables/collateral";
+import migrations from "../../migrations/collateral/migrations.js";
+
+export type { StoredCollateral, UploadError } from "./collateral-service";
+
+/**
+ * The Durable Object: one per deployment (`collateralStore(env)`), RPC verbs delegate to the service.
+ * Vendor endpoints come from AMD_KDS_URL, INTEL_PCS_URL (or a PCCS) and INTEL_ROOT_CA_CRL_URL.
+ */
+export class CollateralStore extends DurableObject<Env> {
+  #service!: CollateralService;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    void ctx.blockConcurrencyWhile(async () => {
+      const e = env as unknown as Record<string, string | undefined>;
+      this.#service = new CollateralService({
+        db: openDb(ctx, schema, migrations),
+        storage: ctx.storage,
+        fetch: (url, init) => fetch(url, init),
+        clock: systemClock,
+        sources: { kds: e.AMD_KDS_URL || DEFAULT_KDS_URL, pcs: e.INTEL_PCS_URL || DEFAULT_PCS_URL, rootCrl: e.INTEL_ROOT_CA_CRL_URL || DEFAULT_ROOT_CA_CRL_URL },
+      });
+    });
+  }
+
+  snpVcek(input: SnpVcekInput) {
+    return this.#service.snpVcek(input);
+  }
+  snpCrl(input: { product: SnpProductLine; signer: EndorsementSigner }) {
+    return this.#service.snpCrl(input);
+  }
+  tdxCollateral(input: TdxCollateralInput) {
+    return this.#service.tdxCollateral(input);
+  }
+  uploadSnpVcek(input: { der: Uint8Array }) {
+    return this.#service.uploadSnpVcek(input);
+  }
+  uploadSnpCrl(input: { product: SnpProductLine; signer: EndorsementSigner; der: Uint8Array }) {
+    return this.#service.uploadSnpCrl(input);
+  }
+  uploadTdxCollateral(input: { files: Record<string, Uint8Array> }) {
+    return this.#service.uploadTdxCollateral(input);
+  }
+  listCollateral() {
+    return this.#service.listCollateral();
+  }
+}
+

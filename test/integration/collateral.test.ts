@@ -1,0 +1,180 @@
+/**
+ * Attestation collateral: the CollateralStore over its real SQLite storage, with AMD KDS and Intel PCS
+ * played by a fake fetch serving real collateral at the vectors' times, and the admin HTTP surface.
+ */
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/lib/clock";
+import { fromHex } from "../../src/lib/encoding";
+import { CollateralService } from "../../src/durable/collateral-service";
+import { openDb } from "../../src/durable/db";
+import * as schema from "../../src/durable/tables/collateral";
+import migrations from "../../migrations/collateral/migrations.js";
+import type { CollateralStore } from "../../src/durable/collateral";
+import { fixture, fixtureText } from "../support/fixtures-workers";
+import { adminPost, call, problemOf, ADMIN_TOKEN } from "../support/worker-client";
+import { bytesToB64 } from "../support/x509";
+
+const MILAN_CHIP =
+  "3ac3fe21e13fb0990eb28a802e3fb6a29483a6b0753590c951bdd3b8e53786184ca39e359669a2b76a1936776b564ea464cdce40c05f63c9b610c5068b006b5d";
+const MILAN_TCB = { bootloader: 2, tee: 0, snp: 5, microcode: 68 };
+const TDX = "tdx/automata-v5-td15-90c06f-alibaba";
+const TDX_AT = Date.parse("2025-06-15T00:00:00Z");
+const TDX_FILES = ["tcb_info.json", "tcb_info_issuer_chain.pem", "qe_identity.json", "qe_identity_issuer_chain.pem", "pck_crl.der", "pck_crl_issuer_chain.pem", "root_ca_crl.der"];
+
+function stubFor(name: string): DurableObjectStub<CollateralStore> {
+  const ns = env.COLLATERAL as DurableObjectNamespace<CollateralStore>;
+  return ns.get(ns.idFromName(name));
+}
+
+/** A vendor service played from fixtures; records every URL it is asked for. */
+function vendor(routes: Record<string, () => Response>) {
+  const calls: string[] = [];
+  const fetch = async (url: string) => {
+    calls.push(url);
+    const hit = Object.entries(routes).find(([prefix]) => url.startsWith(prefix));
+    return hit ? hit[1]() : new Response("not found", { status: 404 });
+  };
+  return { fetch, calls };
+}
+
+function service(state: DurableObjectState, clock: ManualClock, fetch: (url: string) => Promise<Response>): CollateralService {
+  return new CollateralService({
+    db: openDb(state, schema, migrations),
+    storage: state.storage,
+    fetch,
+    clock,
+    sources: { kds: "https://kds.test", pcs: "https://pcs.test", rootCrl: "https://root.test/IntelSGXRootCA.der" },
+  });
+}
+
+const pcsRoutes = () => ({
+  "https://pcs.test/tdx/certification/v4/tcb?fmspc=90c06f000000": () =>
+    new Response(fixture(`${TDX}/tcb_info.json`), { headers: { "TCB-Info-Issuer-Chain": encodeURIComponent(fixtureText(`${TDX}/tcb_info_issuer_chain.pem`)) } }),
+  "https://pcs.test/tdx/certification/v4/qe/identity": () =>
+    new Response(fixture(`${TDX}/qe_identity.json`), { headers: { "SGX-Enclave-Identity-Issuer-Chain": encodeURIComponent(fixtureText(`${TDX}/qe_identity_issuer_chain.pem`)) } }),
+  "https://pcs.test/sgx/certification/v4/pckcrl?ca=platform&encoding=der": () =>
+    new Response(fixture(`${TDX}/pck_crl.der`), { headers: { "SGX-PCK-CRL-Issuer-Chain": encodeURIComponent(fixtureText(`${TDX}/pck_crl_issuer_chain.pem`)) } }),
+  "https://root.test/IntelSGXRootCA.der": () => new Response(fixture(`${TDX}/root_ca_crl.der`)),
+});
+
+describe("AMD KDS collateral", () => {
+  it("fetches a VCEK from the KDS URL for the chip and TCB once, then serves it from storage", async () => {
+    await runInDurableObject(stubFor("kds"), async (_i, state) => {
+      const kds = vendor({ "https://kds.test/vcek/v1/Milan/": () => new Response(fixture("snp/gsg-milan-v2/vcek.der")) });
+      const svc = service(state, new ManualClock(Date.parse("2022-09-25T00:55:28Z")), kds.fetch);
+      const input = { product: "Milan" as const, chipId: fromHex(MILAN_CHIP)!, tcb: MILAN_TCB };
+      const first = await svc.snpVcek(input);
+      expect(first.ok && first.value.der).toEqual(fixture("snp/gsg-milan-v2/vcek.der"));
+      expect(kds.calls).toEqual([`https://kds.test/vcek/v1/Milan/${MILAN_CHIP}?blSPL=2&teeSPL=0&snpSPL=5&ucodeSPL=68`]);
+      expect((await svc.snpVcek(input)).ok).toBe(true);
+      // A new service over the same storage (an evicted object) still has it.
+      expect((await service(state, new ManualClock(Date.parse("2023-01-01T00:00:00Z")), kds.fetch).snpVcek(input)).ok).toBe(true);
+      expect(kds.calls).toHaveLength(1);
+    });
+  });
+
+  it("respects KDS rate limits: after a 429 nothing is requested until Retry-After has passed", async () => {
+    await runInDurableObject(stubFor("kds-429"), async (_i, state) => {
+      const kds = vendor({ "https://kds.test/": () => new Response("slow down", { status: 429, headers: { "Retry-After": "120" } }) });
+      const clock = new ManualClock(Date.parse("2022-09-25T00:55:28Z"));
+      const svc = service(state, clock, kds.fetch);
+      const input = { product: "Milan" as const, chipId: fromHex(MILAN_CHIP)!, tcb: MILAN_TCB };
+      for (let i = 0; i < 5; i++) expect(await svc.snpVcek(input)).toMatchObject({ ok: false, error: { reason: "collateral_unavailable" } });
+      expect(kds.calls).toHaveLength(1);
+      clock.advance(121_000);
+      await svc.snpVcek(input);
+      expect(kds.calls).toHaveLength(2);
+    });
+  });
+
+  it("an uploaded VCEK (air-gapped) is served under the key a fetch would use, without any fetch", async () => {
+    await runInDurableObject(stubFor("kds-upload"), async (_i, state) => {
+      const kds = vendor({});
+      const svc = service(state, new ManualClock(Date.parse("2022-09-25T00:55:28Z")), kds.fetch);
+      const up = await svc.uploadSnpVcek({ der: fixture("snp/gsg-milan-v2/vcek.der") });
+      expect(up).toMatchObject({ ok: true, value: { key: `snp/vcek/Milan/${MILAN_CHIP}/blSPL=2&teeSPL=0&snpSPL=5&ucodeSPL=68`, source: "uploaded" } });
+      const got = await svc.snpVcek({ product: "Milan", chipId: fromHex(MILAN_CHIP)!, tcb: MILAN_TCB });
+      expect(got.ok).toBe(true);
+      expect(kds.calls).toHaveLength(0);
+      expect(await svc.uploadSnpVcek({ der: fixture(`${TDX}/pck_crl.der`) })).toMatchObject({ ok: false, error: { reason: "invalid_collateral" } });
+    });
+  });
+});
+
+describe("Intel PCS collateral", () => {
+  it("assembles the collateral directory from PCS (issuer chains from headers), cached until refresh", async () => {
+    await runInDurableObject(stubFor("pcs"), async (_i, state) => {
+      const pcs = vendor(pcsRoutes());
+      const svc = service(state, new ManualClock(TDX_AT), pcs.fetch);
+      const r = await svc.tdxCollateral({ fmspc: "90C06F000000", ca: "platform" });
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      for (const name of TDX_FILES) expect(r.value.files[name], name).toEqual(fixture(`${TDX}/${name}`));
+      expect(r.value.expiresAt).toBe(Date.parse("2025-07-04T09:19:31Z"));
+      await svc.tdxCollateral({ fmspc: "90c06f000000", ca: "platform" });
+      expect(pcs.calls).toHaveLength(4);
+    });
+  });
+
+  it("an uploaded collateral directory is served without fetching; incomplete or foreign uploads are refused", async () => {
+    await runInDurableObject(stubFor("pcs-upload"), async (_i, state) => {
+      const pcs = vendor({});
+      const svc = service(state, new ManualClock(TDX_AT), pcs.fetch);
+      const files = Object.fromEntries(TDX_FILES.map((n) => [n, fixture(`${TDX}/${n}`)]));
+      expect((await svc.uploadTdxCollateral({ files })).ok).toBe(true);
+      const r = await svc.tdxCollateral({ fmspc: "90c06f000000", ca: "platform" });
+      expect(r.ok && r.value.files["qe_identity.json"]).toEqual(files["qe_identity.json"]);
+      expect(pcs.calls).toHaveLength(0);
+
+      const { "pck_crl.der": _dropped, ...incomplete } = files;
+      expect(await svc.uploadTdxCollateral({ files: incomplete })).toMatchObject({ ok: false, error: { detail: expect.stringContaining("pck_crl.der") } });
+      expect(await svc.uploadTdxCollateral({ files: { ...files, "extra.bin": new Uint8Array(1) } })).toMatchObject({ ok: false });
+      expect(await svc.uploadTdxCollateral({ files: { ...files, "tcb_info.json": new TextEncoder().encode("{}") } })).toMatchObject({ ok: false });
+      const later = service(state, new ManualClock(Date.parse("2026-01-01T00:00:00Z")), pcs.fetch);
+      expect(await later.uploadTdxCollateral({ files })).toMatchObject({ ok: false, error: { detail: expect.stringContaining("expired") } });
+    });
+  });
+});
+
+describe("admin collateral API", () => {
+  it("uploads a VCEK (DER or PEM) and lists it", async () => {
+    const der = fixture("snp/gsg-milan-v2/vcek.der");
+    const res = await call("/admin/v1/collateral/snp/vcek", { method: "PUT", headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/pkix-cert" }, body: der });
+    expect(res.status).toBe(201);
+    const pem = `-----BEGIN CERTIFICATE-----\n${bytesToB64(der)}\n-----END CERTIFICATE-----\n`;
+    const again = await call("/admin/v1/collateral/snp/vcek", { method: "PUT", headers: { Authorization: `Bearer ${ADMIN_TOKEN}` }, body: pem });
+    expect(again.status).toBe(201);
+    const list = (await (await call("/admin/v1/collateral", { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { items: { key: string; source: string }[] };
+    expect(list.items).toEqual(expect.arrayContaining([expect.objectContaining({ key: expect.stringMatching(/^snp\/vcek\/Milan\//), source: "uploaded" })]));
+  });
+
+  it.each([
+    ["garbage as a VCEK", "/admin/v1/collateral/snp/vcek", "PUT", "not a certificate", 400, "invalid_collateral"],
+    ["an empty body", "/admin/v1/collateral/snp/vcek", "PUT", "", 400, "invalid_collateral"],
+    ["a CRL for an unknown product", "/admin/v1/collateral/snp/crl/Rome/vcek", "PUT", "x", 404, "not_found"],
+    ["expired TDX collateral", "/admin/v1/collateral/tdx", "PUT", "tdx", 400, "invalid_collateral"],
+    ["a bad chip id query", "/admin/v1/collateral/snp/vcek?product=Milan&chip_id=zz&bl=1&tee=0&snp=1&ucode=1", "GET", undefined, 400, "invalid_request"],
+    ["a bad fmspc query", "/admin/v1/collateral/tdx?fmspc=xyz", "GET", undefined, 400, "invalid_request"],
+  ])("rejects %s", async (_name, path, method, body, status, code) => {
+    const init: RequestInit = { method, headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": body === "tdx" ? "application/json" : "application/octet-stream" } };
+    if (body === "tdx") init.body = JSON.stringify({ files: Object.fromEntries(TDX_FILES.map((n) => [n, bytesToB64(fixture(`${TDX}/${n}`))])) });
+    else if (body !== undefined) init.body = body;
+    const res = await call(path, init);
+    expect(res.status).toBe(status);
+    expect(await problemOf(res)).toMatchObject({ code });
+  });
+
+  it("requires the admin token", async () => {
+    const res = await call("/admin/v1/collateral");
+    expect(res.status).toBe(401);
+  });
+
+  it("refuses unknown fields in a TDX upload", async () => {
+    const res = await adminPost("/admin/v1/collateral/tdx", { files: {}, extra: 1 }, {});
+    expect(res.status).toBe(404); // PUT only
+    const put = await call("/admin/v1/collateral/tdx", { method: "PUT", headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" }, body: JSON.stringify({ files: {}, extra: 1 }) });
+    expect(await problemOf(put)).toMatchObject({ code: "unknown_field" });
+  });
+});

@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/lib/clock";
+import { ok, err } from "../../src/lib/result";
+import { backoffAfter, CollateralFetcher, parseRetryAfter, type BackoffState, type CollateralItem } from "../../src/lib/attestation/collateral/fetcher";
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 0, 1);
+
+function memoryStore() {
+  const items = new Map<string, CollateralItem>();
+  const backoff = new Map<string, BackoffState>();
+  return {
+    items,
+    backoff,
+    getItem: (k: string) => items.get(k),
+    putItem: (k: string, v: CollateralItem) => void items.set(k, v),
+    getBackoff: (k: string) => backoff.get(k),
+    putBackoff: (k: string, v: BackoffState | undefined) => void (v ? backoff.set(k, v) : backoff.delete(k)),
+  };
+}
+
+function fakeFetch(responses: (() => Response)[]) {
+  const calls: string[] = [];
+  const fn = async (url: string) => {
+    calls.push(url);
+    const next = responses.shift();
+    if (!next) throw new Error("network down");
+    return next();
+  };
+  return { fn, calls };
+}
+
+const request = (expiresAt: number) => ({
+  key: "k",
+  url: "https://kds.example/vcek",
+  keepHeaders: ["X-Chain"],
+  expiry: (body: Uint8Array) => (body.length > 0 ? ok(expiresAt) : err("empty")),
+});
+
+describe("CollateralFetcher", () => {
+  it("fetches once, then serves from the store until the refresh margin", async () => {
+    const clock = new ManualClock(T0);
+    const store = memoryStore();
+    const f = fakeFetch([() => new Response("abc", { headers: { "X-Chain": "pem" } })]);
+    const fetcher = new CollateralFetcher({ store, fetch: f.fn, clock });
+    const a = await fetcher.get(request(T0 + 30 * DAY));
+    expect(a.ok && new TextDecoder().decode(a.value.body)).toBe("abc");
+    expect(a.ok && a.value.headers).toEqual({ "x-chain": "pem" });
+    clock.advance(28 * DAY);
+    expect((await fetcher.get(request(T0 + 30 * DAY))).ok).toBe(true);
+    expect(f.calls).toHaveLength(1);
+  });
+
+  it("refreshes inside the margin, and serves the still-valid item when the refresh fails", async () => {
+    const clock = new ManualClock(T0);
+    const store = memoryStore();
+    const f = fakeFetch([() => new Response("v1"), () => new Response("", { status: 500 })]);
+    const fetcher = new CollateralFetcher({ store, fetch: f.fn, clock });
+    await fetcher.get(request(T0 + 30 * DAY));
+    clock.set(T0 + 29.5 * DAY);
+    const r = await fetcher.get(request(T0 + 60 * DAY));
+    expect(r.ok && new TextDecoder().decode(r.value.body)).toBe("v1");
+    expect(f.calls).toHaveLength(2);
+    expect(store.backoff.get("k")).toMatchObject({ failures: 1 });
+  });
+
+  it("backs off after failures: no request inside the window, Retry-After honoured", async () => {
+    const clock = new ManualClock(T0);
+    const store = memoryStore();
+    const f = fakeFetch([() => new Response("", { status: 429, headers: { "Retry-After": "600" } }), () => new Response("ok")]);
+    const fetcher = new CollateralFetcher({ store, fetch: f.fn, clock });
+    const first = await fetcher.get(request(T0 + DAY));
+    expect(first.ok || first.error.reason).toBe("collateral_unavailable");
+    clock.advance(5 * 60_000);
+    const second = await fetcher.get(request(T0 + DAY));
+    expect(second.ok).toBe(false);
+    expect(f.calls).toHaveLength(1);
+    clock.advance(6 * 60_000);
+    expect((await fetcher.get(request(T0 + DAY))).ok).toBe(true);
+    expect(f.calls).toHaveLength(2);
+    expect(store.backoff.has("k")).toBe(false);
+  });
+
+  it("shares one request among concurrent callers", async () => {
+    const clock = new ManualClock(T0);
+    const f = fakeFetch([() => new Response("x")]);
+    const fetcher = new CollateralFetcher({ store: memoryStore(), fetch: f.fn, clock });
+    const results = await Promise.all(Array.from({ length: 10 }, () => fetcher.get(request(T0 + DAY))));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(f.calls).toHaveLength(1);
+  });
+
+  it.each([
+    ["an invalid body", () => new Response(""), "invalid response"],
+    ["expired collateral", () => new Response("x"), "expired"],
+    ["an oversized body", () => new Response("x".repeat(2000)), "larger"],
+    ["a network error", undefined, "request failed"],
+  ])("rejects %s and stores nothing", async (_name, response, detail) => {
+    const clock = new ManualClock(T0);
+    const store = memoryStore();
+    const f = fakeFetch(response ? [response] : []);
+    const fetcher = new CollateralFetcher({ store, fetch: f.fn, clock, maxBytes: 1000 });
+    const r = await fetcher.get(request(detail === "expired" ? T0 - 1 : T0 + DAY));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.detail).toContain(detail);
+    expect(store.items.size).toBe(0);
+  });
+
+  it("back-off doubles from 1 minute to a 1 hour cap", () => {
+    expect([1, 2, 3, 7, 8, 20].map((n) => backoffAfter(n, 0).nextAttemptAt / 60_000)).toEqual([1, 2, 4, 60, 60, 60]);
+    expect(backoffAfter(1, 0, 10_000).nextAttemptAt).toBe(60_000);
+    expect(parseRetryAfter("120", 0)).toBe(120_000);
+    expect(parseRetryAfter("Thu, 01 Jan 2026 00:10:00 GMT", T0)).toBe(600_000);
+    expect(parseRetryAfter("soon", 0)).toBeUndefined();
+  });
+});
