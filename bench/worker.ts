@@ -6,7 +6,12 @@ import { caFor } from "../src/durable/addresses";
 import { parseTrustDomain } from "../src/lib/spiffe/id";
 import type { X509SvidRequest } from "../src/lib/ca/issue";
 
+import { snpBench } from "./snp";
+
 export { CertificateAuthority } from "../src/durable/ca";
+
+/** Attestation suites: `/suite/<suite>/<op>?n=` runs n operations, answers how many succeeded. */
+const SUITES: Record<string, Record<string, (n: number) => Promise<number>>> = { snp: snpBench };
 
 const td = parseTrustDomain("example.org");
 if (!td.ok) throw new Error("bad trust domain");
@@ -30,6 +35,11 @@ export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
     const n = Number(url.searchParams.get("n") ?? "1000");
+    const suite = /^\/suite\/([a-z]+)\/([a-z0-9-]+)$/.exec(url.pathname);
+    if (suite) {
+      const op = SUITES[suite[1]!]?.[suite[2]!];
+      return op ? new Response(String(await op(n))) : new Response("no such suite", { status: 404 });
+    }
     if (url.pathname === "/raw-sign") {
       signKey ??= ((await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"])) as CryptoKeyPair).privateKey;
       const data = crypto.getRandomValues(new Uint8Array(400));

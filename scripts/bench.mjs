@@ -80,6 +80,13 @@ try {
   line("ecdsa_p256_sign", rawSign, "ops/s", null);
   line("x509_svid_issue_batch500_public_key", x509, "svids/s", rawSign);
   line("jwt_svid_issue_es256_per_call", jwt, "svids/s", rawSign);
+
+  const [p384, snp] = await measure([
+    { path: "/suite/snp/p384-verify", n: 1000 },
+    { path: "/suite/snp/verify-warm", n: 1000 },
+  ]);
+  line("ecdsa_p384_verify", p384, "ops/s", null);
+  line("snp_verify_warm_collateral", snp, "reports/s", p384);
 } finally {
   await mf.dispose();
 }

@@ -78,9 +78,12 @@ export function fromBase64(s: string): Bytes | undefined {
   return out;
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => (i < 16 ? "0" : "") + i.toString(16));
+
+/** Lowercase hex (by table: claims are built on every verification). */
 export function toHex(bytes: Uint8Array): string {
   let s = "";
-  for (const b of bytes) s += (b < 16 ? "0" : "") + b.toString(16);
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!]!;
   return s;
 }
 

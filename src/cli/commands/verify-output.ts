@@ -38,5 +38,14 @@ export function parseAt(value: string | undefined, now: () => number, command: s
     return err(usageError(`--at must be an ISO 8601 date-time such as 2025-01-16T21:21:54Z, not '${value.slice(0, 60)}'`, command));
   }
   const t = Date.parse(value);
-  return Number.isNaN(t) ? err(usageError(`--at is not a valid date-time: '${value.slice(0, 60)}'`, command)) : ok(t);
+  // Date.parse rolls impossible dates over (2025-02-30 → March 2): compare the calendar date back.
+  const [y, mo, d] = value.slice(0, 10).split("-").map(Number);
+  const local = value.endsWith("Z") ? new Date(t) : new Date(t + offsetMinutes(value) * 60_000);
+  const sameDay = local.getUTCFullYear() === y && local.getUTCMonth() + 1 === mo && local.getUTCDate() === d;
+  return Number.isNaN(t) || !sameDay ? err(usageError(`--at is not a valid date-time: '${value.slice(0, 60)}'`, command)) : ok(t);
+}
+
+function offsetMinutes(value: string): number {
+  const m = /([+-])(\d\d):(\d\d)$/.exec(value);
+  return m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
 }

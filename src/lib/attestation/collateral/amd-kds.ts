@@ -5,15 +5,15 @@
  */
 import { err, ok, type Result } from "../../result";
 import { toHex } from "../../encoding";
-import { commonName, parseCertificate, type ParsedCertificate } from "../../x509/cert-reader";
+import { commonName, parseCertificate } from "../../x509/cert-reader";
 import { parseCrl } from "../../x509/crl-reader";
-import { decodeSmallInteger, readSingle } from "../../x509/der-reader";
-import { TAG } from "../../x509/der-writer";
+import { readEndorsementFacts } from "../snp/endorsement-cert";
+import type { SnpProduct } from "../snp/product";
 import type { CollateralRequest } from "./fetcher";
 
 export const DEFAULT_KDS_URL = "https://kdsintf.amd.com";
 
-export type SnpProductLine = "Milan" | "Genoa" | "Turin";
+export type SnpProductLine = SnpProduct;
 export type EndorsementSigner = "vcek" | "vlek";
 
 /** TCB components a VCEK is issued for (REPORTED_TCB). `fmc` exists on Turin only. */
@@ -71,8 +71,6 @@ export function crlExpiry(body: Uint8Array): Result<number, string> {
   return ok(crl.value.nextUpdate);
 }
 
-const AMD_OID = "1.3.6.1.4.1.3704.1.";
-
 export interface VcekIdentity {
   readonly product: SnpProductLine;
   readonly hwid: string;
@@ -80,32 +78,13 @@ export interface VcekIdentity {
   readonly notAfter: number;
 }
 
-function integerExtension(cert: ParsedCertificate, suffix: string): number | undefined {
-  const ext = cert.extensions.get(AMD_OID + suffix);
-  if (!ext) return undefined;
-  const tlv = readSingle(ext.value, TAG.INTEGER, "SPL");
-  if (!tlv.ok) return undefined;
-  const n = decodeSmallInteger(tlv.value.reader.contents(tlv.value.tlv));
-  return n.ok ? n.value : undefined;
-}
-
 /** Reads product, hwID and SPLs from a VCEK's AMD extensions (for uploads). */
 export function vcekIdentity(der: Uint8Array): Result<VcekIdentity, string> {
   const cert = parseCertificate(der);
   if (!cert.ok) return err("not a DER X.509 certificate");
-  const c = cert.value;
-  if (commonName(c.subject) !== "SEV-VCEK") return err("not a VCEK (subject CN is not SEV-VCEK)");
-  const name = c.extensions.get(`${AMD_OID}2`);
-  const nameTlv = name ? readSingle(name.value, TAG.IA5_STRING, "productName") : undefined;
-  const productName = nameTlv?.ok ? String.fromCharCode(...nameTlv.value.reader.contents(nameTlv.value.tlv)) : "";
-  const product = (["Milan", "Genoa", "Turin"] as const).find((p) => productName === p || productName.startsWith(`${p}-`));
-  if (!product) return err(`unknown productName '${productName.slice(0, 20)}'`);
-  const hw = c.extensions.get(`${AMD_OID}4`)?.value;
-  if (!hw || hw.length !== (product === "Turin" ? 8 : 64)) return err("missing or malformed hwID extension");
-  const spl = (s: string) => integerExtension(c, `3.${s}`);
-  const tcb = { bootloader: spl("1"), tee: spl("2"), snp: spl("3"), microcode: spl("8"), fmc: product === "Turin" ? spl("9") : undefined };
-  if ([tcb.bootloader, tcb.tee, tcb.snp, tcb.microcode].some((v) => v === undefined) || (product === "Turin" && tcb.fmc === undefined)) {
-    return err("missing SPL extensions");
-  }
-  return ok({ product, hwid: toHex(hw), tcb: tcb as KdsTcb, notAfter: c.notAfter });
+  const facts = readEndorsementFacts(cert.value);
+  if (!facts.ok) return err(facts.error.detail);
+  const f = facts.value;
+  if (f.kind !== "vcek" || !f.hwId) return err("not a VCEK (a VLEK comes with the guest's evidence, not from KDS)");
+  return ok({ product: f.product, hwid: toHex(f.hwId), tcb: { bootloader: f.tcb.bootloader, tee: f.tcb.tee, snp: f.tcb.snp, microcode: f.tcb.microcode, fmc: f.tcb.fmc }, notAfter: cert.value.notAfter });
 }
