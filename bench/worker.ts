@@ -7,11 +7,12 @@ import { parseTrustDomain } from "../src/lib/spiffe/id";
 import type { X509SvidRequest } from "../src/lib/ca/issue";
 
 import { snpBench } from "./snp";
+import { tdxBench } from "./tdx";
 
 export { CertificateAuthority } from "../src/durable/ca";
 
 /** Attestation suites: `/suite/<suite>/<op>?n=` runs n operations, answers how many succeeded. */
-const SUITES: Record<string, Record<string, (n: number) => Promise<number>>> = { snp: snpBench };
+const SUITES: Record<string, Record<string, (n: number) => Promise<number>>> = { snp: snpBench, tdx: tdxBench };
 
 const td = parseTrustDomain("example.org");
 if (!td.ok) throw new Error("bad trust domain");

@@ -87,6 +87,13 @@ try {
   ]);
   line("ecdsa_p384_verify", p384, "ops/s", null);
   line("snp_verify_warm_collateral", snp, "reports/s", p384);
+
+  const [p256, tdx] = await measure([
+    { path: "/suite/tdx/p256-verify", n: 3000 },
+    { path: "/suite/tdx/verify-warm", n: 3000 },
+  ]);
+  line("ecdsa_p256_verify", p256, "ops/s", null);
+  line("tdx_verify_warm_collateral", tdx, "quotes/s", p256);
 } finally {
   await mf.dispose();
 }

@@ -7,6 +7,7 @@ import { COMMON_FLAGS, type CliIo, type Command } from "./command";
 import { bundleShowCommand } from "./commands/bundle-show";
 import { jwtMintCommand } from "./commands/jwt-mint";
 import { verifySnpCommand } from "./commands/verify-snp";
+import { verifyTdxCommand } from "./commands/verify-tdx";
 import { x509MintCommand } from "./commands/x509-mint";
 import { DEFAULT_SERVER } from "./config";
 import { EXIT_CODES, EXIT_SUCCESS, oneLine, usageError, type CliFailure } from "./failure";
@@ -14,7 +15,7 @@ import { VERSION } from "./version";
 
 export type { CliIo } from "./command";
 
-export const COMMANDS: readonly Command[] = [x509MintCommand, jwtMintCommand, bundleShowCommand, verifySnpCommand];
+export const COMMANDS: readonly Command[] = [x509MintCommand, jwtMintCommand, bundleShowCommand, verifySnpCommand, verifyTdxCommand];
 
 const GLOBAL_FLAGS = { ...COMMON_FLAGS, version: { kind: "boolean" } } as const;
 
