@@ -8,6 +8,10 @@ import { defineConfig } from "vitest/config";
  */
 const WORKERS_FIXTURES = [
   "snp/gsg-milan-v2/vcek.der",
+  "snp/gsg-milan-v2/report.bin",
+  "snp/crl/amd-milan-crl.der",
+  "snp/crl/amd-genoa-crl.der",
+  "tdx/automata-v5-td15-90c06f-alibaba/quote.bin",
   "tdx/automata-v5-td15-90c06f-alibaba/tcb_info.json",
   "tdx/automata-v5-td15-90c06f-alibaba/tcb_info_issuer_chain.pem",
   "tdx/automata-v5-td15-90c06f-alibaba/qe_identity.json",

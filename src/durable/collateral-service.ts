@@ -41,6 +41,12 @@ import {
   type PckCa,
 } from "../lib/attestation/collateral/intel-pcs";
 import type * as schema from "./tables/collateral";
+import { pinnedRoots } from "../lib/attestation/snp/roots";
+import { verifyAmdCrl } from "../lib/attestation/snp/crl";
+import { parseTdxCollateral, TDX_COLLATERAL_FILES } from "../lib/attestation/tdx/collateral";
+import { checkCollateral } from "../lib/attestation/tdx/collateral-check";
+import { INTEL_SGX_ROOT_CA_DER } from "../lib/attestation/tdx/roots";
+import { parseCertificate, type ParsedCertificate } from "../lib/x509/cert-reader";
 import { collateralBackoff, collateralItems } from "./tables/collateral";
 
 export interface UploadError {
@@ -66,15 +72,7 @@ export interface TdxCollateralInput {
   readonly ca: PckCa;
 }
 
-export const TDX_COLLATERAL_FILES = [
-  "tcb_info.json",
-  "tcb_info_issuer_chain.pem",
-  "qe_identity.json",
-  "qe_identity_issuer_chain.pem",
-  "pck_crl.der",
-  "pck_crl_issuer_chain.pem",
-  "root_ca_crl.der",
-] as const;
+const COLLATERAL_FILE_NAMES: readonly string[] = Object.values(TDX_COLLATERAL_FILES);
 
 type Db = DrizzleSqliteDODatabase<typeof schema>;
 
@@ -166,18 +164,27 @@ export class CollateralService {
   }
 
   async uploadSnpCrl(input: { product: SnpProductLine; signer: EndorsementSigner; der: Uint8Array }): Promise<Result<StoredCollateral, UploadError>> {
-    const expiry = crlExpiry(input.der);
-    if (!expiry.ok) return err({ reason: "invalid_collateral", detail: `CRL: ${expiry.error}` });
-    return this.#storeUpload(crlKey(input.product, input.signer), input.der, {}, expiry.value);
+    // Only a CRL AMD's pinned ARK of that product signed is worth storing.
+    const roots = await pinnedRoots();
+    const product = roots.ok ? roots.value.find((r) => r.product === input.product) : undefined;
+    if (!product) return err({ reason: "invalid_collateral", detail: "pinned AMD roots unavailable" });
+    const crl = await verifyAmdCrl(input.der, product);
+    if (!crl.ok) return err({ reason: "invalid_collateral", detail: `${crl.error.reason}: ${crl.error.detail}` });
+    return this.#storeUpload(crlKey(input.product, input.signer), input.der, {}, crl.value.nextUpdate);
   }
 
   /** Air-gapped TDX: the collateral directory (all seven files), as the verifier reads it. */
   async uploadTdxCollateral(input: { files: Record<string, Uint8Array> }): Promise<Result<StoredCollateral[], UploadError>> {
     const f = input.files;
-    const missing = TDX_COLLATERAL_FILES.filter((name) => !f[name]);
+    const missing = COLLATERAL_FILE_NAMES.filter((name) => !f[name]);
     if (missing.length > 0) return err({ reason: "invalid_collateral", detail: `missing ${missing.join(", ")}` });
-    const unknown = Object.keys(f).filter((name) => !(TDX_COLLATERAL_FILES as readonly string[]).includes(name));
+    const unknown = Object.keys(f).filter((name) => !COLLATERAL_FILE_NAMES.includes(name));
     if (unknown.length > 0) return err({ reason: "invalid_collateral", detail: `unknown file(s) ${unknown.join(", ")}` });
+    // Verified at ingest (signatures and chains to the pinned Intel root), and again at every use.
+    const parsed = await parseTdxCollateral(f);
+    if (!parsed.ok) return err({ reason: "invalid_collateral", detail: `${parsed.error.reason}: ${parsed.error.detail}` });
+    const checked = await checkCollateral(parsed.value, await intelRoot());
+    if (!checked.ok) return err({ reason: "invalid_collateral", detail: `${checked.error.reason}: ${checked.error.detail}` });
     const tcbNext = jsonNextUpdate(f["tcb_info.json"]!, "tcbInfo");
     const qeNext = jsonNextUpdate(f["qe_identity.json"]!, "enclaveIdentity");
     const pckNext = crlExpiry(f["pck_crl.der"]!);
@@ -226,6 +233,16 @@ export class CollateralService {
     this.#storeApi().putBackoff(key, undefined);
     return ok({ key, source: "uploaded", fetchedAt: now, expiresAt });
   }
+}
+
+let root: ParsedCertificate | undefined;
+async function intelRoot(): Promise<ParsedCertificate> {
+  if (!root) {
+    const parsed = parseCertificate(INTEL_SGX_ROOT_CA_DER);
+    if (!parsed.ok) throw new TypeError("the pinned Intel SGX Root CA does not parse");
+    root = parsed.value;
+  }
+  return root;
 }
 
 function ok1<T>(r: Result<T, unknown>): T {

@@ -15,6 +15,9 @@ import type { CollateralStore } from "../../src/durable/collateral";
 import { fixture, fixtureText } from "../support/fixtures-workers";
 import { adminPost, call, problemOf, ADMIN_TOKEN } from "../support/worker-client";
 import { bytesToB64 } from "../support/x509";
+import { SnpVerifier } from "../../src/lib/attestation/snp/verify";
+import { TdxVerifier } from "../../src/lib/attestation/tdx/verify";
+import { parseTdxCollateral } from "../../src/lib/attestation/tdx/collateral";
 
 const MILAN_CHIP =
   "3ac3fe21e13fb0990eb28a802e3fb6a29483a6b0753590c951bdd3b8e53786184ca39e359669a2b76a1936776b564ea464cdce40c05f63c9b610c5068b006b5d";
@@ -134,6 +137,57 @@ describe("Intel PCS collateral", () => {
       expect(await svc.uploadTdxCollateral({ files: { ...files, "tcb_info.json": new TextEncoder().encode("{}") } })).toMatchObject({ ok: false });
       const later = service(state, new ManualClock(Date.parse("2026-01-01T00:00:00Z")), pcs.fetch);
       expect(await later.uploadTdxCollateral({ files })).toMatchObject({ ok: false, error: { detail: expect.stringContaining("expired") } });
+    });
+  });
+});
+
+describe("verifying evidence in workerd with collateral from the store", () => {
+  it("SEV-SNP: a report verifies with the VCEK the store serves", async () => {
+    await runInDurableObject(stubFor("use-snp"), async (_i, state) => {
+      const at = Date.parse("2022-09-25T00:55:28Z");
+      const kds = vendor({ "https://kds.test/vcek/v1/Milan/": () => new Response(fixture("snp/gsg-milan-v2/vcek.der")) });
+      const vcek = await service(state, new ManualClock(at), kds.fetch).snpVcek({ product: "Milan", chipId: fromHex(MILAN_CHIP)!, tcb: MILAN_TCB });
+      expect(vcek.ok).toBe(true);
+      if (!vcek.ok) return;
+      const claims = await new SnpVerifier().verify({ report: fixture("snp/gsg-milan-v2/report.bin"), endorsementCert: vcek.value.der, now: at });
+      expect(claims).toMatchObject({ ok: true, value: { product: "Milan", signer: "vcek", chip_id: MILAN_CHIP } });
+    });
+  });
+
+  it("SEV-SNP: a CRL upload is kept only if the product's pinned ARK signed it", async () => {
+    await runInDurableObject(stubFor("snp-crl"), async (_i, state) => {
+      const svc = service(state, new ManualClock(Date.parse("2025-06-01T00:00:00Z")), vendor({}).fetch);
+      expect(await svc.uploadSnpCrl({ product: "Milan", signer: "vcek", der: fixture("snp/crl/amd-milan-crl.der") })).toMatchObject({ ok: true });
+      expect(await svc.snpCrl({ product: "Milan", signer: "vcek" })).toMatchObject({ ok: true });
+      expect(await svc.uploadSnpCrl({ product: "Milan", signer: "vcek", der: fixture("snp/crl/amd-genoa-crl.der") })).toMatchObject({ ok: false, error: { detail: expect.stringContaining("crl_issuer_mismatch") } });
+      const forged = fixture("snp/crl/amd-milan-crl.der").slice();
+      forged[forged.length - 3]! ^= 1;
+      expect(await svc.uploadSnpCrl({ product: "Milan", signer: "vcek", der: forged })).toMatchObject({ ok: false, error: { detail: expect.stringContaining("crl_signature_invalid") } });
+    });
+  });
+
+  it("TDX: a quote verifies (UpToDate) with the collateral directory the store assembles from PCS", async () => {
+    await runInDurableObject(stubFor("use-tdx"), async (_i, state) => {
+      const store = service(state, new ManualClock(TDX_AT), vendor(pcsRoutes()).fetch);
+      const got = await store.tdxCollateral({ fmspc: "90c06f000000", ca: "platform" });
+      expect(got.ok).toBe(true);
+      if (!got.ok) return;
+      const collateral = await parseTdxCollateral(got.value.files);
+      expect(collateral.ok).toBe(true);
+      if (!collateral.ok) return;
+      const claims = await new TdxVerifier().verify({ quote: fixture(`${TDX}/quote.bin`), collateral: collateral.value, now: TDX_AT });
+      expect(claims).toMatchObject({ ok: true, value: { tcb_status: "UpToDate", quote_version: 5 } });
+    });
+  });
+
+  it("TDX: tampered collateral is refused at upload (signatures checked to the pinned Intel root)", async () => {
+    await runInDurableObject(stubFor("tdx-tamper"), async (_i, state) => {
+      const svc = service(state, new ManualClock(TDX_AT), vendor({}).fetch);
+      const files = Object.fromEntries(TDX_FILES.map((n) => [n, fixture(`${TDX}/${n}`)]));
+      const text = new TextDecoder().decode(files["tcb_info.json"]);
+      const tampered = new TextEncoder().encode(text.replace('"UpToDate"', '"OutOfDate"'));
+      expect(tampered).not.toEqual(files["tcb_info.json"]);
+      expect(await svc.uploadTdxCollateral({ files: { ...files, "tcb_info.json": tampered } })).toMatchObject({ ok: false, error: { reason: "invalid_collateral" } });
     });
   });
 });

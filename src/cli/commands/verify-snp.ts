@@ -3,6 +3,7 @@
  * optionally appraise it against a policy. Prints one JSON object (see verify-output.ts); never
  * touches the network.
  */
+import { CERT_TABLE_GUIDS, parseCertTable } from "../../lib/attestation/collateral/snp-cert-table";
 import { fromPemAll, fromUtf8 } from "../../lib/encoding";
 import { err, ok, type Result } from "../../lib/result";
 import { appraiseSnp, parseSnpPolicy, type ValidatedSnpPolicy } from "../../lib/attestation/snp/policy";
@@ -15,7 +16,7 @@ import { parseAt, printOutcome, readInputFile } from "./verify-output";
 
 const NAME = "verify snp";
 
-const USAGE = `Usage: signet verify snp --report FILE [--vcek FILE] [--crl FILE] [--at ISO8601] [--policy FILE]
+const USAGE = `Usage: signet verify snp --report FILE [--vcek FILE | --cert-table FILE] [--crl FILE] [--at ISO8601] [--policy FILE]
 
 Verify an AMD SEV-SNP attestation report (Milan, Genoa, Turin; VCEK or VLEK) to AMD's roots pinned
 in Signet, offline, and print one JSON object on stdout:
@@ -25,6 +26,10 @@ Options:
   --report FILE    the raw 1184-byte ATTESTATION_REPORT (required)
   --vcek FILE      the VCEK or VLEK certificate that signed it, DER or PEM (required to verify:
                    from the AMD KDS or the guest's certificate table)
+  --cert-table FILE
+                   the certificate table of an extended guest request (GUID-indexed; the guest's
+                   own VCEK or VLEK, for air-gapped verification); its ASK/ARK are ignored: the
+                   roots are pinned
   --crl FILE       AMD's CRL for the product (kdsintf.amd.com/vcek/v1/<Product>/crl), DER or PEM
   --at ISO8601     verification time, e.g. 2025-01-16T21:21:54Z (default: now)
   --policy FILE    a JSON policy to appraise the claims against, e.g.
@@ -39,6 +44,7 @@ Exit status: 0 verified (and allowed by the policy), 1 rejected, 2 usage error.
 const FLAGS = {
   report: { kind: "string" },
   vcek: { kind: "string" },
+  "cert-table": { kind: "string" },
   crl: { kind: "string" },
   at: { kind: "string" },
   policy: { kind: "string" },
@@ -58,8 +64,18 @@ export const verifySnpCommand = defineCommand({
     if (!policy.ok) return policy;
     const report = await readInputFile(io, flags.report, "report", NAME);
     if (!report.ok) return report;
-    const vcek = flags.vcek === undefined ? undefined : await readInputFile(io, flags.vcek, "certificate", NAME);
+    if (flags.vcek !== undefined && flags["cert-table"] !== undefined) return err(usageError("use --vcek or --cert-table, not both", NAME));
+    let vcek = flags.vcek === undefined ? undefined : await readInputFile(io, flags.vcek, "certificate", NAME);
     if (vcek && !vcek.ok) return vcek;
+    if (flags["cert-table"] !== undefined) {
+      const table = await readInputFile(io, flags["cert-table"], "certificate table", NAME);
+      if (!table.ok) return table;
+      const entries = parseCertTable(table.value);
+      if (!entries.ok) return printOutcome(io, { ok: false, error: entries.error.reason, detail: entries.error.detail });
+      const ek = entries.value.get(CERT_TABLE_GUIDS.vcek) ?? entries.value.get(CERT_TABLE_GUIDS.vlek);
+      if (!ek) return printOutcome(io, { ok: false, error: "missing_endorsement_key", detail: "the certificate table holds neither a VCEK nor a VLEK entry" });
+      vcek = ok(ek);
+    }
     const crl = flags.crl === undefined ? undefined : await readInputFile(io, flags.crl, "CRL", NAME);
     if (crl && !crl.ok) return crl;
 

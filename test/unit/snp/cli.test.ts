@@ -119,3 +119,23 @@ describe("signet verify snp: usage errors (exit 2, nothing on stdout)", () => {
     expect(r.stdout.startsWith("Usage: signet verify snp --report FILE")).toBe(true);
   });
 });
+
+describe("signet verify snp: certificate table (air-gapped)", () => {
+  it("verifies with the VCEK from the guest's certificate table", async () => {
+    const { buildCertTable, CERT_TABLE_GUIDS } = await import("../../../src/lib/attestation/collateral/snp-cert-table");
+    const vcek = new Uint8Array(await readFile(F("gsg-milan-v2/vcek.der")));
+    const ask = new Uint8Array(await readFile(F("gsg-milan-v2/ask.pem")));
+    await writeFile(join(dir.path, "table.bin"), buildCertTable([[CERT_TABLE_GUIDS.ask, ask], [CERT_TABLE_GUIDS.vcek, vcek]]));
+    await writeFile(join(dir.path, "no-ek.bin"), buildCertTable([[CERT_TABLE_GUIDS.ask, ask]]));
+    await writeFile(join(dir.path, "garbage.bin"), new Uint8Array(30).fill(7));
+    const good = await run("--report", F("gsg-milan-v2/report.bin"), "--cert-table", "table.bin", "--at", "2022-09-25T00:55:28Z");
+    expect(good.code).toBe(0);
+    expect(outcome(good.stdout)).toMatchObject({ ok: true, claims: { signer: "vcek" } });
+    const noEk = await run("--report", F("gsg-milan-v2/report.bin"), "--cert-table", "no-ek.bin", "--at", "2022-09-25T00:55:28Z");
+    expect([noEk.code, outcome(noEk.stdout).error]).toEqual([1, "missing_endorsement_key"]);
+    const bad = await run("--report", F("gsg-milan-v2/report.bin"), "--cert-table", "garbage.bin");
+    expect([bad.code, outcome(bad.stdout).error]).toEqual([1, "malformed_cert_table"]);
+    const both = await run("--report", F("gsg-milan-v2/report.bin"), "--cert-table", "table.bin", "--vcek", F("gsg-milan-v2/vcek.der"));
+    expect([both.code, both.stdout]).toEqual([2, ""]);
+  });
+});
