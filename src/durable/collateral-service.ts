@@ -10,11 +10,10 @@
 import { eq, lte } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { Clock } from "../lib/clock";
-import { fromBase64, toBase64 } from "../lib/encoding";
+import { fromBase64, toBase64, toHex } from "../lib/encoding";
 import { err, ok, type Result } from "../lib/result";
 import { CollateralFetcher, type BackoffState, type CollateralError, type CollateralItem, type CollateralStoreApi } from "../lib/attestation/collateral/fetcher";
 import {
-  crlExpiry,
   crlKey,
   crlRequest,
   vcekIdentity,
@@ -27,14 +26,12 @@ import {
 import {
   chainHeader,
   collateralFiles,
-  jsonNextUpdate,
   pckCrlCa,
   pckCrlKey,
   pckCrlRequest,
   QE_IDENTITY_KEY,
   qeIdentityRequest,
   ROOT_CA_CRL_KEY,
-  rootCaCrlDer,
   rootCaCrlRequest,
   tcbInfoKey,
   tcbInfoRequest,
@@ -185,36 +182,26 @@ export class CollateralService {
     if (!parsed.ok) return err({ reason: "invalid_collateral", detail: `${parsed.error.reason}: ${parsed.error.detail}` });
     const checked = await checkCollateral(parsed.value, await intelRoot());
     if (!checked.ok) return err({ reason: "invalid_collateral", detail: `${checked.error.reason}: ${checked.error.detail}` });
-    const tcbNext = jsonNextUpdate(f["tcb_info.json"]!, "tcbInfo");
-    const qeNext = jsonNextUpdate(f["qe_identity.json"]!, "enclaveIdentity");
-    const pckNext = crlExpiry(f["pck_crl.der"]!);
-    const rootDer = rootCaCrlDer(f["root_ca_crl.der"]!);
-    const rootNext = rootDer ? crlExpiry(rootDer) : err("not a CRL");
+    const c = parsed.value;
     const ca = pckCrlCa(f["pck_crl.der"]!);
-    const fmspc = fmspcOf(f["tcb_info.json"]!);
-    for (const [name, r] of [["tcb_info.json", tcbNext], ["qe_identity.json", qeNext], ["pck_crl.der", pckNext], ["root_ca_crl.der", rootNext]] as const) {
-      if (!r.ok) return err({ reason: "invalid_collateral", detail: `${name}: ${r.error}` });
-    }
     if (!ca) return err({ reason: "invalid_collateral", detail: "pck_crl.der is not issued by an Intel PCK CA" });
-    if (!fmspc) return err({ reason: "invalid_collateral", detail: "tcb_info.json has no fmspc" });
-    const stored: StoredCollateral[] = [];
-    const put = (key: string, body: Uint8Array, headers: Record<string, string>, expiresAt: number) => {
-      const r = this.#storeUpload(key, body, headers, expiresAt);
-      if (r.ok) stored.push(r.value);
-      return r;
-    };
+    if (c.pckCrl.nextUpdate === undefined || c.rootCaCrl.nextUpdate === undefined) return err({ reason: "invalid_collateral", detail: "a CRL has no nextUpdate" });
+    const items: [string, string, Uint8Array, Record<string, string>, number][] = [
+      ["tcb_info.json", tcbInfoKey(toHex(c.tcbInfo.fmspc)), f["tcb_info.json"]!, chainHeader("tcb", f["tcb_info_issuer_chain.pem"]!), c.tcbInfo.nextUpdate],
+      ["qe_identity.json", QE_IDENTITY_KEY, f["qe_identity.json"]!, chainHeader("qe", f["qe_identity_issuer_chain.pem"]!), c.qeIdentity.nextUpdate],
+      ["pck_crl.der", pckCrlKey(ca), f["pck_crl.der"]!, chainHeader("crl", f["pck_crl_issuer_chain.pem"]!), c.pckCrl.nextUpdate],
+      ["root_ca_crl.der", ROOT_CA_CRL_KEY, f["root_ca_crl.der"]!, {}, c.rootCaCrl.nextUpdate],
+    ];
     const now = this.#deps.clock.now();
-    for (const [name, r] of [["tcb_info.json", tcbNext], ["qe_identity.json", qeNext], ["pck_crl.der", pckNext], ["root_ca_crl.der", rootNext]] as const) {
-      if (r.ok && r.value <= now) return err({ reason: "invalid_collateral", detail: `${name} has expired` });
+    const expired = items.find((i) => i[4] <= now);
+    if (expired) return err({ reason: "invalid_collateral", detail: `${expired[0]} has expired` });
+    const results = this.#deps.storage.transactionSync(() => items.map(([, key, body, headers, expiresAt]) => this.#storeUpload(key, body, headers, expiresAt)));
+    const stored: StoredCollateral[] = [];
+    for (const r of results) {
+      if (!r.ok) return r;
+      stored.push(r.value);
     }
-    const results = this.#deps.storage.transactionSync(() => [
-      put(tcbInfoKey(fmspc), f["tcb_info.json"]!, chainHeader("tcb", f["tcb_info_issuer_chain.pem"]!), (tcbNext as { value: number }).value),
-      put(QE_IDENTITY_KEY, f["qe_identity.json"]!, chainHeader("qe", f["qe_identity_issuer_chain.pem"]!), (qeNext as { value: number }).value),
-      put(pckCrlKey(ca), f["pck_crl.der"]!, chainHeader("crl", f["pck_crl_issuer_chain.pem"]!), (pckNext as { value: number }).value),
-      put(ROOT_CA_CRL_KEY, rootDer!, {}, (rootNext as { value: number }).value),
-    ]);
-    const failed = results.find((r) => !r.ok);
-    return failed && !failed.ok ? failed : ok(stored);
+    return ok(stored);
   }
 
   /** What is cached, for operators (expired items are dropped first). */
@@ -248,14 +235,4 @@ async function intelRoot(): Promise<ParsedCertificate> {
 function ok1<T>(r: Result<T, unknown>): T {
   if (!r.ok) throw new TypeError("checked above");
   return r.value;
-}
-
-function fmspcOf(tcbInfo: Uint8Array): string | undefined {
-  try {
-    const doc = JSON.parse(new TextDecoder().decode(tcbInfo)) as { tcbInfo?: { fmspc?: unknown } };
-    const fmspc = doc.tcbInfo?.fmspc;
-    return typeof fmspc === "string" && /^[0-9a-fA-F]{12}$/.test(fmspc) ? fmspc.toLowerCase() : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -10,6 +10,8 @@
 import { err, ok, type Result } from "../../result";
 import { fromHex, fromUtf8, utf8 } from "../../encoding";
 import { commonName, type ParsedCertificate } from "../../x509/cert-reader";
+import { parseQeIdentity } from "../tdx/qe-identity";
+import { parseTcbInfo } from "../tdx/tcb-info";
 import { parseCrl } from "../../x509/crl-reader";
 import { crlExpiry } from "./amd-kds";
 import type { CollateralItem, CollateralRequest } from "./fetcher";
@@ -23,21 +25,16 @@ const TCB_CHAIN = "tcb-info-issuer-chain";
 const QE_CHAIN = "sgx-enclave-identity-issuer-chain";
 const CRL_CHAIN = "sgx-pck-crl-issuer-chain";
 
-/** nextUpdate of a signed PCS JSON body (`{"tcbInfo":{…}}` or `{"enclaveIdentity":{…}}`). */
-export function jsonNextUpdate(body: Uint8Array, member: "tcbInfo" | "enclaveIdentity"): Result<number, string> {
-  const text = fromUtf8(body);
-  if (text === undefined) return err("not UTF-8");
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    return err("not JSON");
-  }
-  const inner = (doc as Record<string, unknown> | null)?.[member] as Record<string, unknown> | undefined;
-  const next = typeof inner?.nextUpdate === "string" ? Date.parse(inner.nextUpdate) : NaN;
-  if (Number.isNaN(next)) return err(`${member}.nextUpdate missing`);
-  if (typeof (doc as Record<string, unknown>).signature !== "string") return err("signature missing");
-  return ok(next);
+/** Expiry of a PCS TCB Info body: it must parse as TCB Info; its nextUpdate. */
+export function tcbInfoExpiry(body: Uint8Array): Result<number, string> {
+  const info = parseTcbInfo(body);
+  return info.ok ? ok(info.value.nextUpdate) : err(`TCB Info: ${info.error}`);
+}
+
+/** Expiry of a PCS QE Identity body: it must parse as an enclave identity; its nextUpdate. */
+export function qeIdentityExpiry(body: Uint8Array): Result<number, string> {
+  const id = parseQeIdentity(body);
+  return id.ok ? ok(id.value.nextUpdate) : err(`QE Identity: ${id.error}`);
 }
 
 export const tcbInfoKey = (fmspc: string) => `tdx/tcb/${fmspc.toLowerCase()}`;
@@ -50,7 +47,7 @@ export function tcbInfoRequest(base: string, fmspc: string): CollateralRequest {
     key: tcbInfoKey(fmspc),
     url: `${base}/tdx/certification/v4/tcb?fmspc=${fmspc.toLowerCase()}`,
     keepHeaders: [TCB_CHAIN],
-    expiry: (body, headers) => (headers[TCB_CHAIN] ? jsonNextUpdate(body, "tcbInfo") : err("no TCB-Info-Issuer-Chain header")),
+    expiry: (body, headers) => (headers[TCB_CHAIN] ? tcbInfoExpiry(body) : err("no TCB-Info-Issuer-Chain header")),
   };
 }
 
@@ -59,7 +56,7 @@ export function qeIdentityRequest(base: string): CollateralRequest {
     key: QE_IDENTITY_KEY,
     url: `${base}/tdx/certification/v4/qe/identity`,
     keepHeaders: [QE_CHAIN],
-    expiry: (body, headers) => (headers[QE_CHAIN] ? jsonNextUpdate(body, "enclaveIdentity") : err("no SGX-Enclave-Identity-Issuer-Chain header")),
+    expiry: (body, headers) => (headers[QE_CHAIN] ? qeIdentityExpiry(body) : err("no SGX-Enclave-Identity-Issuer-Chain header")),
   };
 }
 
