@@ -95,3 +95,20 @@ describe("readSignedJson", () => {
     expect(readSignedJson(bytes, "tcbInfo").ok).toBe(false);
   });
 });
+
+describe("checkCollateral (what uploads are verified with)", () => {
+  it("refuses the root CRL offered as the PCK CRL with the root as its 'PCK CA'", async () => {
+    const { checkCollateral } = await import("../../../src/lib/attestation/tdx/collateral-check");
+    const { parseCertificate } = await import("../../../src/lib/x509/cert-reader");
+    const dir = join(FIXTURES, "phala-v4-b0c06f-uptodate");
+    const files = Object.fromEntries(Object.values(TDX_COLLATERAL_FILES).map((n) => [n, new Uint8Array(readFileSync(join(dir, n)))]));
+    const anchor = parseCertificate(INTEL_SGX_ROOT_CA_DER);
+    if (!anchor.ok) throw new Error("root");
+    const good = await parseTdxCollateral(files);
+    expect(good.ok && (await checkCollateral(good.value, anchor.value)).ok).toBe(true);
+    const rootPem = toPem("CERTIFICATE", INTEL_SGX_ROOT_CA_DER);
+    const evil = await parseTdxCollateral({ ...files, "pck_crl.der": files["root_ca_crl.der"], "pck_crl_issuer_chain.pem": new TextEncoder().encode(rootPem + rootPem) });
+    expect(evil.ok).toBe(true);
+    if (evil.ok) expect((await checkCollateral(evil.value, anchor.value)).ok).toBe(false);
+  });
+});

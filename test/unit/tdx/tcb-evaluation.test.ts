@@ -220,11 +220,12 @@ describe("TCB Info parsing", () => {
       const r = parseTcbInfo(new TextEncoder().encode(JSON.stringify(d)));
       return r.ok ? "ok" : r.error;
     };
-    expect(mutate((d) => d.tcbInfo.tcbLevels.push(d.tcbInfo.tcbLevels[0]!))).toMatch(/duplicates/);
+    expect(mutate((d) => d.tcbInfo.tcbLevels.push(d.tcbInfo.tcbLevels[0]!))).toMatch(/duplicated level/);
     expect(mutate((d) => (d.tcbInfo.tcbLevels[0]!.tcbStatus = "Fine"))).toMatch(/tcbStatus/);
     expect(mutate((d) => (d.tcbInfo.fmspc = "90c06f"))).toMatch(/fmspc/);
     expect(mutate((d) => (d.tcbInfo.version = 4))).toMatch(/version/);
     expect(mutate((d) => (d.tcbInfo.issueDate = "2025-02-30T00:00:00Z"))).toMatch(/issueDate/);
     expect(mutate((d) => (d.tcbInfo.tcbLevels = []))).toMatch(/empty/);
+    expect(mutate((d) => (d.tcbInfo.tcbType = 1))).toMatch(/tcbType/);
   });
 });

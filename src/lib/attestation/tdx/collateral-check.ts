@@ -26,7 +26,8 @@ export interface CheckedCollateral {
 }
 
 const TCB_SIGNING_CHAIN = ["SGX TCB Signing", "SGX Root CA"] as const;
-const PCK_CA_CHAIN = ["CA", "SGX Root CA"] as const;
+/** The PCK CRL signer is a PCK CA (Platform or Processor), never the root itself. */
+const PCK_CA_CHAIN = ["SGX PCK", "SGX Root CA"] as const;
 
 function crlWindow(crl: ParsedCrl, what: string, expired: TdxFailureReason, notYetValid: TdxFailureReason): ValidityWindow {
   // parseTdxCollateral refuses CRLs without nextUpdate.

@@ -97,13 +97,14 @@ export function levelCommon(o: JsonObject): Result<LevelCommon, string> {
   return ok({ tcbDate: tcbDate.value, tcbStatus: tcbStatus.value, advisoryIds: advisoryIds.value });
 }
 
-/** `{"tcb":{"isvsvn":N},…}` levels, sorted by isvsvn descending; duplicates rejected (QVL's std::set). */
+/** `{"tcb":{"isvsvn":N},…}` levels, sorted by isvsvn descending; duplicates rejected (as QVL does). */
 export interface IsvSvnLevel extends LevelCommon {
   readonly isvSvn: number;
 }
 
 export function isvSvnLevels(list: readonly unknown[], where: string): Result<IsvSvnLevel[], string> {
   const out: IsvSvnLevel[] = [];
+  const seen = new Set<number>();
   for (const [i, entry] of list.entries()) {
     if (!isObject(entry)) return err(`${where}[${i}] must be an object`);
     const tcb = objectField(entry, "tcb");
@@ -112,7 +113,8 @@ export function isvSvnLevels(list: readonly unknown[], where: string): Result<Is
     if (!isvSvn.ok) return err(`${where}[${i}].tcb.${isvSvn.error}`);
     const common = levelCommon(entry);
     if (!common.ok) return err(`${where}[${i}].${common.error}`);
-    if (out.some((l) => l.isvSvn === isvSvn.value)) return err(`${where} has two levels with isvsvn ${isvSvn.value}`);
+    if (seen.has(isvSvn.value)) return err(`${where} has two levels with isvsvn ${isvSvn.value}`);
+    seen.add(isvSvn.value);
     out.push({ isvSvn: isvSvn.value, ...common.value });
   }
   if (out.length === 0) return err(`${where} is empty`);

@@ -121,6 +121,7 @@ function readModuleIdentities(o: JsonObject): Result<TdxModuleIdentity[], string
   const list = arrayField(o, "tdxModuleIdentities");
   if (!list.ok) return list;
   const out: TdxModuleIdentity[] = [];
+  const seenIds = new Set<string>();
   for (const [i, entry] of list.value.entries()) {
     const where = `tdxModuleIdentities[${i}]`;
     if (!isObject(entry)) return err(`${where} must be an object`);
@@ -132,7 +133,8 @@ function readModuleIdentities(o: JsonObject): Result<TdxModuleIdentity[], string
     if (!levelsList.ok) return err(`${where}.${levelsList.error}`);
     const levels = isvSvnLevels(levelsList.value, `${where}.tcbLevels`);
     if (!levels.ok) return levels;
-    if (out.some((x) => x.id.toUpperCase() === id.value.toUpperCase())) return err(`${where}: id ${id.value} appears twice`);
+    if (seenIds.has(id.value.toUpperCase())) return err(`${where}: id ${id.value} appears twice`);
+    seenIds.add(id.value.toUpperCase());
     out.push({ id: id.value, ...m.value, tcbLevels: levels.value });
   }
   return ok(out);
@@ -161,6 +163,8 @@ function readTcbInfoValue(v: unknown): Result<Omit<TcbInfo, "body" | "signed" | 
   if (!pceId.ok) return pceId;
   const tcbType = uintField(v, "tcbType", 0xffff);
   if (!tcbType.ok) return tcbType;
+  // QVL accepts only tcbType 0 (TcbInfo::parsePartV2).
+  if (tcbType.value !== 0) return err(`tcbType ${tcbType.value} is not supported (only 0)`);
   const evaluation = uintField(v, "tcbEvaluationDataNumber", 0xffffffff);
   if (!evaluation.ok) return evaluation;
   let tdxModule: Omit<TdxModuleIdentity, "id" | "tcbLevels"> | undefined;
@@ -181,11 +185,14 @@ function readTcbInfoValue(v: unknown): Result<Omit<TcbInfo, "body" | "signed" | 
   for (const [i, entry] of list.value.entries()) {
     const level = readLevel(entry, tdx);
     if (!level.ok) return err(`tcbLevels[${i}]: ${level.error}`);
-    if (levels.some((l) => compareLevels(l, level.value) === 0)) return err(`tcbLevels[${i}] duplicates another level`);
     levels.push(level.value);
   }
   if (levels.length === 0) return err("tcbLevels is empty");
   levels.sort((a, b) => compareLevels(b, a));
+  // QVL rejects duplicated TCB levels; sorted, duplicates are neighbours (O(n log n) on hostile input).
+  for (let i = 1; i < levels.length; i++) {
+    if (compareLevels(levels[i - 1]!, levels[i]!) === 0) return err("tcbLevels holds a duplicated level");
+  }
   return ok({
     id,
     version: version.value,
