@@ -16,7 +16,8 @@ import { CollateralFetcher, type BackoffState, type CollateralError, type Collat
 import {
   crlKey,
   crlRequest,
-  vcekIdentity,
+  verifiedCrlExpiry,
+  verifiedVcekIdentity,
   vcekKey,
   vcekRequest,
   type EndorsementSigner,
@@ -27,6 +28,8 @@ import {
   chainHeader,
   collateralFiles,
   pckCrlCa,
+  qeIdentityIssuedAt,
+  tcbInfoIssuedAt,
   pckCrlKey,
   pckCrlRequest,
   QE_IDENTITY_KEY,
@@ -38,8 +41,7 @@ import {
   type PckCa,
 } from "../lib/attestation/collateral/intel-pcs";
 import type * as schema from "./tables/collateral";
-import { pinnedRoots } from "../lib/attestation/snp/roots";
-import { verifyAmdCrl } from "../lib/attestation/snp/crl";
+import { crlIssuedAt } from "../lib/attestation/collateral/crl-times";
 import { parseTdxCollateral, TDX_COLLATERAL_FILES } from "../lib/attestation/tdx/collateral";
 import { checkCollateral } from "../lib/attestation/tdx/collateral-check";
 import { INTEL_SGX_ROOT_CA_DER } from "../lib/attestation/tdx/roots";
@@ -72,6 +74,7 @@ export interface TdxCollateralInput {
 const COLLATERAL_FILE_NAMES: readonly string[] = Object.values(TDX_COLLATERAL_FILES);
 
 type Db = DrizzleSqliteDODatabase<typeof schema>;
+type IssuedAt = (body: Uint8Array) => number | undefined;
 
 export interface CollateralSources {
   readonly kds: string;
@@ -105,11 +108,7 @@ export class CollateralService {
 
   #storeApi(): CollateralStoreApi {
     return {
-      getItem: (key) => {
-        const row = this.#db.select().from(collateralItems).where(eq(collateralItems.key, key)).get();
-        if (!row) return undefined;
-        return { body: fromBase64(row.body) ?? new Uint8Array(), headers: JSON.parse(row.headers) as Record<string, string>, source: row.source, fetchedAt: row.fetchedAt, expiresAt: row.expiresAt };
-      },
+      getItem: (key) => this.#getItem(key),
       putItem: (key, item) => this.#put(key, item),
       getBackoff: (key) => this.#db.select().from(collateralBackoff).where(eq(collateralBackoff.key, key)).get(),
       putBackoff: (key, state: BackoffState | undefined) => {
@@ -117,6 +116,12 @@ export class CollateralService {
         else this.#db.insert(collateralBackoff).values({ key, ...state }).onConflictDoUpdate({ target: collateralBackoff.key, set: state }).run();
       },
     };
+  }
+
+  #getItem(key: string): CollateralItem | undefined {
+    const row = this.#db.select().from(collateralItems).where(eq(collateralItems.key, key)).get();
+    if (!row) return undefined;
+    return { body: fromBase64(row.body) ?? new Uint8Array(), headers: JSON.parse(row.headers) as Record<string, string>, source: row.source, fetchedAt: row.fetchedAt, expiresAt: row.expiresAt };
   }
 
   #put(key: string, item: CollateralItem): void {
@@ -155,19 +160,17 @@ export class CollateralService {
 
   /** Air-gapped: an admin uploads a VCEK; it is stored under the key a KDS fetch would use. */
   async uploadSnpVcek(input: { der: Uint8Array }): Promise<Result<StoredCollateral, UploadError>> {
-    const id = vcekIdentity(input.der);
+    // Verified to the pinned AMD roots before it is stored: a bad upload never displaces a good VCEK.
+    const id = await verifiedVcekIdentity(input.der);
     if (!id.ok) return err({ reason: "invalid_collateral", detail: id.error });
     return this.#storeUpload(vcekKey(id.value.product, id.value.hwid, id.value.tcb), input.der, {}, id.value.notAfter);
   }
 
   async uploadSnpCrl(input: { product: SnpProductLine; signer: EndorsementSigner; der: Uint8Array }): Promise<Result<StoredCollateral, UploadError>> {
-    // Only a CRL AMD's pinned ARK of that product signed is worth storing.
-    const roots = await pinnedRoots();
-    const product = roots.ok ? roots.value.find((r) => r.product === input.product) : undefined;
-    if (!product) return err({ reason: "invalid_collateral", detail: "pinned AMD roots unavailable" });
-    const crl = await verifyAmdCrl(input.der, product);
-    if (!crl.ok) return err({ reason: "invalid_collateral", detail: `${crl.error.reason}: ${crl.error.detail}` });
-    return this.#storeUpload(crlKey(input.product, input.signer), input.der, {}, crl.value.nextUpdate);
+    // Only a CRL AMD's pinned ARK of that product signed is worth storing, and never an older one.
+    const expiry = await verifiedCrlExpiry(input.der, input.product);
+    if (!expiry.ok) return err({ reason: "invalid_collateral", detail: expiry.error });
+    return this.#storeUpload(crlKey(input.product, input.signer), input.der, {}, expiry.value, crlIssuedAt);
   }
 
   /** Air-gapped TDX: the collateral directory (all seven files), as the verifier reads it. */
@@ -186,15 +189,17 @@ export class CollateralService {
     const ca = pckCrlCa(f["pck_crl.der"]!);
     if (!ca) return err({ reason: "invalid_collateral", detail: "pck_crl.der is not issued by an Intel PCK CA" });
     if (c.pckCrl.nextUpdate === undefined || c.rootCaCrl.nextUpdate === undefined) return err({ reason: "invalid_collateral", detail: "a CRL has no nextUpdate" });
-    const items: [string, string, Uint8Array, Record<string, string>, number][] = [
-      ["tcb_info.json", tcbInfoKey(toHex(c.tcbInfo.fmspc)), f["tcb_info.json"]!, chainHeader("tcb", f["tcb_info_issuer_chain.pem"]!), c.tcbInfo.nextUpdate],
-      ["qe_identity.json", QE_IDENTITY_KEY, f["qe_identity.json"]!, chainHeader("qe", f["qe_identity_issuer_chain.pem"]!), c.qeIdentity.nextUpdate],
-      ["pck_crl.der", pckCrlKey(ca), f["pck_crl.der"]!, chainHeader("crl", f["pck_crl_issuer_chain.pem"]!), c.pckCrl.nextUpdate],
-      ["root_ca_crl.der", ROOT_CA_CRL_KEY, f["root_ca_crl.der"]!, {}, c.rootCaCrl.nextUpdate],
+    const items: [string, string, Uint8Array, Record<string, string>, number, IssuedAt][] = [
+      ["tcb_info.json", tcbInfoKey(toHex(c.tcbInfo.fmspc)), f["tcb_info.json"]!, chainHeader("tcb", f["tcb_info_issuer_chain.pem"]!), c.tcbInfo.nextUpdate, tcbInfoIssuedAt],
+      ["qe_identity.json", QE_IDENTITY_KEY, f["qe_identity.json"]!, chainHeader("qe", f["qe_identity_issuer_chain.pem"]!), c.qeIdentity.nextUpdate, qeIdentityIssuedAt],
+      ["pck_crl.der", pckCrlKey(ca), f["pck_crl.der"]!, chainHeader("crl", f["pck_crl_issuer_chain.pem"]!), c.pckCrl.nextUpdate, crlIssuedAt],
+      ["root_ca_crl.der", ROOT_CA_CRL_KEY, f["root_ca_crl.der"]!, {}, c.rootCaCrl.nextUpdate, crlIssuedAt],
     ];
     const now = this.#deps.clock.now();
     const expired = items.find((i) => i[4] <= now);
     if (expired) return err({ reason: "invalid_collateral", detail: `${expired[0]} has expired` });
+    const stale = items.find(([, key, body, , , issuedAt]) => this.#olderThanStored(key, body, issuedAt));
+    if (stale) return err({ reason: "invalid_collateral", detail: `${stale[0]} is older than the one already stored` });
     const results = this.#deps.storage.transactionSync(() => items.map(([, key, body, headers, expiresAt]) => this.#storeUpload(key, body, headers, expiresAt)));
     const stored: StoredCollateral[] = [];
     for (const r of results) {
@@ -213,9 +218,17 @@ export class CollateralService {
       .all();
   }
 
-  #storeUpload(key: string, body: Uint8Array, headers: Record<string, string>, expiresAt: number): Result<StoredCollateral, UploadError> {
+  /** True when an unexpired stored item was issued after `body` (no rollback). */
+  #olderThanStored(key: string, body: Uint8Array, issuedAt: IssuedAt | undefined): boolean {
+    const stored = issuedAt ? this.#getItem(key) : undefined;
+    if (!stored || !issuedAt) return false;
+    return this.#deps.clock.now() < stored.expiresAt && (issuedAt(stored.body) ?? 0) > (issuedAt(body) ?? 0);
+  }
+
+  #storeUpload(key: string, body: Uint8Array, headers: Record<string, string>, expiresAt: number, issuedAt?: IssuedAt): Result<StoredCollateral, UploadError> {
     const now = this.#deps.clock.now();
     if (expiresAt <= now) return err({ reason: "invalid_collateral", detail: `${key} has expired` });
+    if (this.#olderThanStored(key, body, issuedAt)) return err({ reason: "invalid_collateral", detail: `${key}: older than the one already stored` });
     this.#put(key, { body, headers, source: "uploaded", fetchedAt: now, expiresAt });
     this.#storeApi().putBackoff(key, undefined);
     return ok({ key, source: "uploaded", fetchedAt: now, expiresAt });

@@ -106,6 +106,29 @@ describe("AMD KDS collateral", () => {
   });
 });
 
+describe("AMD KDS answers are verified before they are stored", () => {
+  it("a forged or mismatched VCEK never displaces anything; a good one is stored", async () => {
+    await runInDurableObject(stubFor("kds-forged"), async (_i, state) => {
+      const good = fixture("snp/gsg-milan-v2/vcek.der");
+      const forged = good.slice();
+      forged[forged.length - 10]! ^= 1; // inside AMD's signature
+      const answers = [forged, good];
+      const kds = vendor({ "https://kds.test/": () => new Response(answers.shift()!) });
+      const clock = new ManualClock(Date.parse("2022-09-25T00:55:28Z"));
+      const svc = service(state, clock, kds.fetch);
+      const input = { product: "Milan" as const, chipId: fromHex(MILAN_CHIP)!, tcb: MILAN_TCB };
+      expect(await svc.snpVcek(input)).toMatchObject({ ok: false, error: { detail: expect.stringContaining("vcek_chain_invalid") } });
+      clock.advance(61_000);
+      expect(await svc.snpVcek(input)).toMatchObject({ ok: true });
+      // A VCEK for another TCB is not stored under this one's key.
+      const otherTcb = vendor({ "https://kds.test/": () => new Response(good) });
+      const other = await service(state, clock, otherTcb.fetch).snpVcek({ ...input, tcb: { ...MILAN_TCB, snp: 6 } });
+      expect(other).toMatchObject({ ok: false, error: { detail: expect.stringContaining("another chip, product or TCB") } });
+      expect(await svc.uploadSnpVcek({ der: forged })).toMatchObject({ ok: false, error: { reason: "invalid_collateral" } });
+    });
+  });
+});
+
 describe("Intel PCS collateral", () => {
   it("assembles the collateral directory from PCS (issuer chains from headers), cached until refresh", async () => {
     await runInDurableObject(stubFor("pcs"), async (_i, state) => {

@@ -114,3 +114,57 @@ describe("CollateralFetcher", () => {
     expect(parseRetryAfter("soon", 0)).toBeUndefined();
   });
 });
+
+describe("CollateralFetcher freshness and limits", () => {
+  const versioned = (expiresAt: number, maxAgeMs?: number) => ({
+    key: "crl",
+    url: "https://kds.example/crl",
+    expiry: () => ok(expiresAt),
+    issuedAt: (body: Uint8Array) => Number(new TextDecoder().decode(body)),
+    ...(maxAgeMs !== undefined ? { maxAgeMs } : {}),
+  });
+
+  it("refreshes after maxAgeMs even far from expiry (revocations must not wait for nextUpdate)", async () => {
+    const clock = new ManualClock(T0);
+    const f = fakeFetch([() => new Response("1"), () => new Response("2")]);
+    const fetcher = new CollateralFetcher({ store: memoryStore(), fetch: f.fn, clock });
+    await fetcher.get(versioned(T0 + 365 * DAY, DAY));
+    clock.advance(DAY / 2);
+    await fetcher.get(versioned(T0 + 365 * DAY, DAY));
+    expect(f.calls).toHaveLength(1);
+    clock.advance(DAY);
+    const r = await fetcher.get(versioned(T0 + 365 * DAY, DAY));
+    expect(r.ok && new TextDecoder().decode(r.value.body)).toBe("2");
+    expect(f.calls).toHaveLength(2);
+  });
+
+  it("never rolls back to an older document than the one it holds", async () => {
+    const clock = new ManualClock(T0);
+    const store = memoryStore();
+    const f = fakeFetch([() => new Response("5"), () => new Response("3")]);
+    const fetcher = new CollateralFetcher({ store, fetch: f.fn, clock });
+    await fetcher.get(versioned(T0 + 365 * DAY, DAY));
+    clock.advance(2 * DAY);
+    const r = await fetcher.get(versioned(T0 + 365 * DAY, DAY));
+    expect(r.ok && new TextDecoder().decode(r.value.body)).toBe("5");
+    expect(new TextDecoder().decode(store.items.get("crl")!.body)).toBe("5");
+    expect(store.items.get("crl")!.fetchedAt).toBe(T0 + 2 * DAY);
+  });
+
+  it("stops reading a body past maxBytes even without a Content-Length", async () => {
+    const clock = new ManualClock(T0);
+    let pulled = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(new Uint8Array(64 * 1024));
+        if (pulled > 10_000) controller.close();
+      },
+    });
+    const f = fakeFetch([() => new Response(stream)]);
+    const fetcher = new CollateralFetcher({ store: memoryStore(), fetch: f.fn, clock, maxBytes: 256 * 1024 });
+    const r = await fetcher.get(request(T0 + DAY));
+    expect(r.ok).toBe(false);
+    expect(pulled).toBeLessThan(20);
+  });
+});

@@ -5,7 +5,8 @@
  */
 import { err, ok, type Result } from "../result";
 import { TAG } from "./der-writer";
-import { decodeBitString, decodeBoolean, decodeUnsignedInteger, readSingle, type DerError, type DerReader, type DerTlv } from "./der-reader";
+import { toHex } from "../encoding";
+import { bytesEqual, decodeBitString, decodeBoolean, decodeUnsignedInteger, readSingle, type DerError, type DerReader, type DerTlv } from "./der-reader";
 import { decodeOid, parseTime } from "./der-values";
 
 export interface CertificateError {
@@ -157,7 +158,7 @@ export function parseCertificate(der: Uint8Array): Result<ParsedCertificate, Cer
   if (!innerAlgTlv.ok) return derFail(innerAlgTlv.error, "signature");
   const innerAlg = readAlgorithmIdentifier(t, innerAlgTlv.value);
   if (!innerAlg.ok) return derFail(innerAlg.error, "signature");
-  if (!sameBytes(t.raw(innerAlgTlv.value), c.raw(outerAlgTlv.value))) return bad("inner and outer signature algorithms differ");
+  if (!bytesEqual(t.raw(innerAlgTlv.value), c.raw(outerAlgTlv.value))) return bad("inner and outer signature algorithms differ");
   const issuerTlv = t.expect(TAG.SEQUENCE, "issuer");
   if (!issuerTlv.ok) return derFail(issuerTlv.error, "issuer");
   const issuer = readName(t, issuerTlv.value);
@@ -191,7 +192,7 @@ export function parseCertificate(der: Uint8Array): Result<ParsedCertificate, Cer
     der,
     tbs: c.raw(tbsTlv.value),
     version,
-    serialHex: hex(serialMag.value),
+    serialHex: toHex(serialMag.value),
     signatureAlgorithm: innerAlg.value,
     issuerRaw: t.raw(issuerTlv.value),
     subjectRaw: t.raw(subjectTlv.value),
@@ -225,44 +226,38 @@ function readExtensions(t: DerReader, tlv: DerTlv, into: Map<string, Extension>)
   if (!seq.ok) return derFail(seq.error, "extensions");
   const done = wrapper.finish("extensions");
   if (!done.ok) return derFail(done.error, "extensions");
-  const list = wrapper.enter(seq.value);
+  const list = readExtensionList(wrapper, seq.value, into);
+  return list.ok ? list : bad(list.error);
+}
+
+/** `Extensions ::= SEQUENCE OF Extension` → map by OID (duplicates refused). Shared with CRLs. */
+export function readExtensionList(r: DerReader, seq: DerTlv, into: Map<string, Extension>): Result<void, string> {
+  const list = r.enter(seq);
   while (!list.done) {
     const ext = list.expect(TAG.SEQUENCE, "Extension");
-    if (!ext.ok) return derFail(ext.error, "extension");
+    if (!ext.ok) return err(`extension: ${ext.error.reason}`);
     const e = list.enter(ext.value);
     const idTlv = e.expect(TAG.OID, "extnID");
-    if (!idTlv.ok) return derFail(idTlv.error, "extension");
+    if (!idTlv.ok) return err(`extension: ${idTlv.error.reason}`);
     const id = decodeOid(e.contents(idTlv.value));
-    if (!id.ok) return derFail(id.error, "extension");
+    if (!id.ok) return err(`extension: ${id.error.reason}`);
     let critical = false;
     const crit = e.optional(TAG.BOOLEAN);
-    if (!crit.ok) return derFail(crit.error, "extension");
+    if (!crit.ok) return err(`extension: ${crit.error.reason}`);
     if (crit.value) {
       const b = decodeBoolean(e.contents(crit.value));
-      if (!b.ok) return derFail(b.error, "extension critical");
+      if (!b.ok) return err("extension critical flag");
       critical = b.value;
     }
     const value = e.expect(TAG.OCTET_STRING, "extnValue");
-    if (!value.ok) return derFail(value.error, "extension");
-    const end = e.finish("Extension");
-    if (!end.ok) return derFail(end.error, "extension");
-    if (into.has(id.value)) return bad(`duplicate extension ${id.value}`);
+    if (!value.ok) return err(`extension: ${value.error.reason}`);
+    if (!e.finish("Extension").ok) return err("extension: trailing data");
+    if (into.has(id.value)) return err(`duplicate extension ${id.value}`);
     into.set(id.value, { critical, value: e.contents(value.value) });
   }
   return ok(undefined);
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function hex(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += (b < 16 ? "0" : "") + b.toString(16);
-  return s;
-}
 
 /** The first common name of a Name map, if any. */
 export function commonName(name: ReadonlyMap<string, readonly string[]>): string | undefined {

@@ -1,9 +1,18 @@
 /** A strict, never-throwing reader for X.509 CRLs (RFC 5280 §5.1). Makes no trust decision. */
 import { err, ok, type Result } from "../result";
 import { TAG } from "./der-writer";
-import { decodeBitString, decodeUnsignedInteger, readSingle } from "./der-reader";
+import { toHex } from "../encoding";
+import { bytesEqual, decodeBitString, decodeUnsignedInteger, readSingle } from "./der-reader";
 import { parseTime } from "./der-values";
-import { readAlgorithmIdentifier, readName, type AlgorithmIdentifier } from "./cert-reader";
+import { readAlgorithmIdentifier, readExtensionList, readName, type AlgorithmIdentifier, type Extension } from "./cert-reader";
+
+/**
+ * Extensions this reader understands. A critical extension outside these (an issuing distribution
+ * point, a delta-CRL indicator, an indirect CRL's certificate issuer) makes the CRL unusable here:
+ * RFC 5280 §5.2 and §5.3 require refusing what cannot be processed.
+ */
+const CRL_EXTENSIONS = new Set(["2.5.29.20" /* cRLNumber */, "2.5.29.35" /* authorityKeyIdentifier */]);
+const ENTRY_EXTENSIONS = new Set(["2.5.29.21" /* reasonCode */, "2.5.29.24" /* invalidityDate */]);
 
 export interface CrlError {
   readonly reason: "malformed_crl";
@@ -23,15 +32,16 @@ export interface ParsedCrl {
   readonly nextUpdate: number | undefined;
   /** Serial magnitudes, lowercase hex without leading zero bytes. */
   readonly revokedSerials: ReadonlySet<string>;
+  /** crlExtensions by OID (for example the CRL number, 2.5.29.20). */
+  readonly extensions: ReadonlyMap<string, Extension>;
+}
+
+function unknownCritical(exts: ReadonlyMap<string, Extension>, known: ReadonlySet<string>): string | undefined {
+  for (const [oid, e] of exts) if (e.critical && !known.has(oid)) return oid;
+  return undefined;
 }
 
 const bad = (detail: string) => err<CrlError>({ reason: "malformed_crl", detail });
-
-function hex(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += (b < 16 ? "0" : "") + b.toString(16);
-  return s;
-}
 
 export function parseCrl(der: Uint8Array): Result<ParsedCrl, CrlError> {
   const top = readSingle(der, TAG.SEQUENCE, "CertificateList");
@@ -57,7 +67,7 @@ export function parseCrl(der: Uint8Array): Result<ParsedCrl, CrlError> {
   const innerAlg = t.expect(TAG.SEQUENCE, "signature");
   if (!innerAlg.ok) return bad("signature");
   const innerAlgId = readAlgorithmIdentifier(t, innerAlg.value);
-  if (!innerAlgId.ok || innerAlgId.value.oid !== alg.value.oid) return bad("inner and outer signature algorithms differ");
+  if (!innerAlgId.ok || !bytesEqual(t.raw(innerAlg.value), c.raw(algTlv.value))) return bad("inner and outer signature algorithms differ");
   const issuerTlv = t.expect(TAG.SEQUENCE, "issuer");
   if (!issuerTlv.ok) return bad("issuer");
   const issuer = readName(t, issuerTlv.value);
@@ -87,11 +97,33 @@ export function parseCrl(der: Uint8Array): Result<ParsedCrl, CrlError> {
       if (!serial.ok) return bad("revoked serial");
       const mag = decodeUnsignedInteger(e.contents(serial.value));
       if (!mag.ok) return bad("revoked serial");
-      revokedSerials.add(hex(mag.value));
+      const date = e.next();
+      if (!date.ok || parseTime(date.value.tag, e.contents(date.value)) === undefined) return bad("revocationDate");
+      if (!e.done) {
+        const entryExts = e.expect(TAG.SEQUENCE, "crlEntryExtensions");
+        if (!entryExts.ok) return bad("crlEntryExtensions");
+        const map = new Map<string, Extension>();
+        const read = readExtensionList(e, entryExts.value, map);
+        if (!read.ok) return bad(`crlEntryExtensions: ${read.error}`);
+        const unknown = unknownCritical(map, ENTRY_EXTENSIONS);
+        if (unknown) return bad(`unsupported critical entry extension ${unknown}`);
+      }
+      if (!e.finish("revoked certificate").ok) return bad("revoked certificate trailing data");
+      revokedSerials.add(toHex(mag.value));
     }
   }
+  const extensions = new Map<string, Extension>();
   const exts = t.optional(0xa0);
   if (!exts.ok) return bad("crlExtensions");
+  if (exts.value) {
+    const wrapper = t.enter(exts.value);
+    const seq = wrapper.expect(TAG.SEQUENCE, "crlExtensions");
+    if (!seq.ok || !wrapper.finish("crlExtensions").ok) return bad("crlExtensions");
+    const read = readExtensionList(wrapper, seq.value, extensions);
+    if (!read.ok) return bad(`crlExtensions: ${read.error}`);
+    const unknown = unknownCritical(extensions, CRL_EXTENSIONS);
+    if (unknown) return bad(`unsupported critical CRL extension ${unknown}`);
+  }
   if (!t.finish("tbsCertList").ok) return bad("tbsCertList trailing data");
   return ok({
     der,
@@ -103,5 +135,6 @@ export function parseCrl(der: Uint8Array): Result<ParsedCrl, CrlError> {
     thisUpdate,
     nextUpdate,
     revokedSerials,
+    extensions,
   });
 }

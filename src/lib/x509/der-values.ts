@@ -45,8 +45,9 @@ export function parseTime(tag: number, content: Uint8Array): number | undefined 
     return undefined;
   }
   const [month, day, hour, minute, second] = [2, 3, 4, 5, 6].map((i) => Number(m![i]));
-  const t = Date.UTC(year, month! - 1, day!, hour!, minute!, second!);
-  const d = new Date(t);
+  const d = new Date(Date.UTC(2000, month! - 1, day!, hour!, minute!, second!));
+  d.setUTCFullYear(year, month! - 1, day!); // Date.UTC maps years 0–99 to 1900–1999
+  const t = d.getTime();
   if (d.getUTCMonth() !== month! - 1 || d.getUTCDate() !== day! || hour! > 23 || minute! > 59 || second! > 59) return undefined;
   return t;
 }

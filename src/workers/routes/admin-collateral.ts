@@ -65,6 +65,7 @@ adminCollateral.get("/snp/vcek", async (c) => {
   const q = VcekQuery.safeParse(c.req.query());
   if (!q.success) throw new AppError("invalid_request", `${q.error.issues[0]?.path.join(".") ?? "query"}: ${q.error.issues[0]?.message ?? "invalid"}`);
   const { product, chip_id, bl, tee, snp, ucode, fmc } = q.data;
+  if ((product === "Turin") !== (fmc !== undefined)) throw new AppError("invalid_request", product === "Turin" ? "fmc is required for Turin." : `fmc is only defined for Turin, not ${product}.`);
   const r = await collateralStore(c.env).snpVcek({ product, chipId: fromHex(chip_id)!, tcb: { bootloader: bl, tee, snp, microcode: ucode, fmc } });
   if (!r.ok) throw new AppError("collateral_unavailable", r.error.detail);
   return c.body(r.value.der as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "application/pkix-cert", "Cache-Control": "no-store" });

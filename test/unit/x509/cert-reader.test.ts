@@ -70,3 +70,41 @@ describe("cert-reader on real vendor chains", () => {
     expect(accepted).toBeLessThan(20_000);
   });
 });
+
+describe("der-values and CRL strictness", () => {
+  it("GeneralizedTime years below 100 are not mapped to the 1900s", async () => {
+    const { parseTime } = await import("../../../src/lib/x509/der-values");
+    const bytes = (s: string) => new TextEncoder().encode(s);
+    expect(new Date(parseTime(0x18, bytes("00500101000000Z"))!).getUTCFullYear()).toBe(50);
+    expect(parseTime(0x17, bytes("500101000000Z"))).toBe(Date.UTC(1950, 0, 1));
+    expect(parseTime(0x17, bytes("490101000000Z"))).toBe(Date.UTC(2049, 0, 1));
+    expect(parseTime(0x18, bytes("20250230000000Z"))).toBeUndefined();
+  });
+
+  it("refuses CRLs with critical extensions it cannot process, and entries without a revocation date", async () => {
+    const w = await import("../../../src/lib/x509/der-writer");
+    const alg = w.encodeSequence(w.encodeOid("1.2.840.10045.4.3.2"));
+    const issuer = w.encodeSequence(w.encodeSet(w.encodeSequence(w.encodeOid("2.5.4.3"), w.encodeUtf8String("Test CA"))));
+    const time = w.encodeTime(Date.UTC(2025, 0, 1));
+    const ext = (oid: string, critical: boolean) =>
+      w.encodeSequence(w.encodeOid(oid), ...(critical ? [w.encodeBoolean(true)] : []), w.encodeOctetString(w.encodeSequence()));
+    const crl = (entries: Uint8Array[], exts: Uint8Array[]) => {
+      const tbs = w.encodeSequence(
+        w.encodeSmallInteger(1),
+        alg,
+        issuer,
+        time,
+        time,
+        ...(entries.length ? [w.encodeSequence(...entries)] : []),
+        ...(exts.length ? [w.encodeExplicit(0, w.encodeSequence(...exts))] : []),
+      );
+      return w.encodeSequence(tbs, alg, w.encodeBitString(new Uint8Array(8)));
+    };
+    const entry = (extra: Uint8Array[] = []) => w.encodeSequence(w.encodeUnsignedInteger(Uint8Array.of(5)), time, ...extra);
+    expect(parseCrl(crl([entry()], [ext("2.5.29.20", false)])).ok).toBe(true);
+    expect(parseCrl(crl([], [ext("2.5.29.28", true)]))).toMatchObject({ ok: false, error: { detail: expect.stringContaining("2.5.29.28") } });
+    expect(parseCrl(crl([], [ext("1.2.3.4", false)])).ok).toBe(true);
+    expect(parseCrl(crl([entry([w.encodeSequence(ext("2.5.29.29", true))])], []))).toMatchObject({ ok: false });
+    expect(parseCrl(crl([w.encodeSequence(w.encodeUnsignedInteger(Uint8Array.of(5)))], [])).ok).toBe(false);
+  });
+});

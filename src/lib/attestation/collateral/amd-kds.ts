@@ -5,16 +5,22 @@
  */
 import { err, ok, type Result } from "../../result";
 import { toHex } from "../../encoding";
-import { commonName, parseCertificate } from "../../x509/cert-reader";
-import { parseCrl } from "../../x509/crl-reader";
-import { readEndorsementFacts } from "../snp/endorsement-cert";
+import { verifyEndorsementChain } from "../snp/chain";
+import { verifyAmdCrl } from "../snp/crl";
+import type { EndorsementKind } from "../snp/endorsement-cert";
 import type { SnpProduct } from "../snp/product";
+import { pinnedRoots } from "../snp/roots";
+import { hasFmc } from "../snp/tcb";
+import { crlIssuedAt } from "./crl-times";
 import type { CollateralRequest } from "./fetcher";
 
 export const DEFAULT_KDS_URL = "https://kdsintf.amd.com";
 
 export type SnpProductLine = SnpProduct;
-export type EndorsementSigner = "vcek" | "vlek";
+export type EndorsementSigner = EndorsementKind;
+
+/** AMD refreshes its CRLs rarely but a revocation must not wait for nextUpdate (about a year). */
+export const CRL_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
 /** TCB components a VCEK is issued for (REPORTED_TCB). `fmc` exists on Turin only. */
 export interface KdsTcb {
@@ -31,7 +37,8 @@ export function kdsHardwareId(product: SnpProductLine, chipId: Uint8Array): stri
 }
 
 function tcbQuery(product: SnpProductLine, tcb: KdsTcb): string {
-  const parts = product === "Turin" ? [`fmcSPL=${tcb.fmc ?? 0}`] : [];
+  if (hasFmc(product) !== (tcb.fmc !== undefined)) throw new TypeError(`fmc is ${hasFmc(product) ? "required" : "not defined"} for ${product}`);
+  const parts = hasFmc(product) ? [`fmcSPL=${tcb.fmc}`] : [];
   parts.push(`blSPL=${tcb.bootloader}`, `teeSPL=${tcb.tee}`, `snpSPL=${tcb.snp}`, `ucodeSPL=${tcb.microcode}`);
   return parts.join("&");
 }
@@ -40,17 +47,21 @@ export function vcekKey(product: SnpProductLine, hwid: string, tcb: KdsTcb): str
   return `snp/vcek/${product}/${hwid}/${tcbQuery(product, tcb)}`;
 }
 
-/** A VCEK: DER, CN SEV-VCEK; usable until its notAfter. */
+/**
+ * A VCEK: stored only if it chains to the pinned AMD roots and is the one asked for (same product,
+ * chip and TCB), so a bad answer can never displace a good certificate; usable until its notAfter.
+ */
 export function vcekRequest(base: string, product: SnpProductLine, chipId: Uint8Array, tcb: KdsTcb): CollateralRequest {
   const hwid = kdsHardwareId(product, chipId);
+  const key = vcekKey(product, hwid, tcb);
   return {
-    key: vcekKey(product, hwid, tcb),
+    key,
     url: `${base}/vcek/v1/${product}/${hwid}?${tcbQuery(product, tcb)}`,
-    expiry: (body) => {
-      const cert = parseCertificate(body);
-      if (!cert.ok) return err(cert.error.detail ?? cert.error.reason);
-      if (commonName(cert.value.subject) !== "SEV-VCEK") return err("not a VCEK");
-      return ok(cert.value.notAfter);
+    expiry: async (body) => {
+      const id = await verifiedVcekIdentity(body);
+      if (!id.ok) return id;
+      if (vcekKey(id.value.product, id.value.hwid, id.value.tcb) !== key) return err("the VCEK is for another chip, product or TCB");
+      return ok(id.value.notAfter);
     },
   };
 }
@@ -61,15 +72,25 @@ export function crlKey(product: SnpProductLine, signer: EndorsementSigner): stri
 
 /** The CRL of the ASK (VCEK chain) or ASVK (VLEK chain); usable until its nextUpdate. */
 export function crlRequest(base: string, product: SnpProductLine, signer: EndorsementSigner): CollateralRequest {
-  return { key: crlKey(product, signer), url: `${base}/${signer}/v1/${product}/crl`, expiry: crlExpiry };
+  return {
+    key: crlKey(product, signer),
+    url: `${base}/${signer}/v1/${product}/crl`,
+    expiry: (body) => verifiedCrlExpiry(body, product),
+    maxAgeMs: CRL_MAX_AGE_MS,
+    issuedAt: crlIssuedAt,
+  };
 }
 
-export function crlExpiry(body: Uint8Array): Result<number, string> {
-  const crl = parseCrl(body);
-  if (!crl.ok) return err(crl.error.detail ?? crl.error.reason);
-  if (crl.value.nextUpdate === undefined) return err("the CRL has no nextUpdate");
-  return ok(crl.value.nextUpdate);
+/** A CRL the product's pinned ARK signed → its nextUpdate. */
+export async function verifiedCrlExpiry(body: Uint8Array, product: SnpProductLine): Promise<Result<number, string>> {
+  const roots = await pinnedRoots();
+  const productRoots = roots.ok ? roots.value.find((r) => r.product === product) : undefined;
+  if (!productRoots) return err("pinned AMD roots unavailable");
+  const crl = await verifyAmdCrl(body, productRoots);
+  return crl.ok ? ok(crl.value.nextUpdate) : err(`${crl.error.reason}: ${crl.error.detail}`);
 }
+
+
 
 export interface VcekIdentity {
   readonly product: SnpProductLine;
@@ -78,13 +99,12 @@ export interface VcekIdentity {
   readonly notAfter: number;
 }
 
-/** Reads product, hwID and SPLs from a VCEK's AMD extensions (for uploads). */
-export function vcekIdentity(der: Uint8Array): Result<VcekIdentity, string> {
-  const cert = parseCertificate(der);
-  if (!cert.ok) return err("not a DER X.509 certificate");
-  const facts = readEndorsementFacts(cert.value);
-  if (!facts.ok) return err(facts.error.detail);
-  const f = facts.value;
+/** A VCEK verified to the pinned AMD roots → its product, hwID and SPLs (for uploads and fetches). */
+export async function verifiedVcekIdentity(der: Uint8Array): Promise<Result<VcekIdentity, string>> {
+  const e = await verifyEndorsementChain(der);
+  if (!e.ok) return err(`${e.error.reason}: ${e.error.detail}`);
+  const f = e.value;
   if (f.kind !== "vcek" || !f.hwId) return err("not a VCEK (a VLEK comes with the guest's evidence, not from KDS)");
-  return ok({ product: f.product, hwid: toHex(f.hwId), tcb: { bootloader: f.tcb.bootloader, tee: f.tcb.tee, snp: f.tcb.snp, microcode: f.tcb.microcode, fmc: f.tcb.fmc }, notAfter: cert.value.notAfter });
+  const tcb: KdsTcb = { bootloader: f.tcb.bootloader, tee: f.tcb.tee, snp: f.tcb.snp, microcode: f.tcb.microcode, fmc: f.tcb.fmc };
+  return ok({ product: f.product, hwid: toHex(f.hwId), tcb, notAfter: Math.min(...f.windows.map((w) => w.notAfter)) });
 }

@@ -50,7 +50,14 @@ export interface CollateralRequest {
   /** Response headers to keep with the body (lower-case). */
   readonly keepHeaders?: readonly string[];
   /** Validates a response and says when it expires; an error result rejects it (nothing stored). */
-  readonly expiry: (body: Uint8Array, headers: Readonly<Record<string, string>>) => Result<number, string>;
+  readonly expiry: (body: Uint8Array, headers: Readonly<Record<string, string>>) => Result<number, string> | Promise<Result<number, string>>;
+  /** Refresh at the latest this long after the last fetch (CRLs: revocations must not wait a year). */
+  readonly maxAgeMs?: number;
+  /**
+   * Issue time of a body (CRL thisUpdate, TCB Info issueDate): a response older than what is stored
+   * never replaces it (no rollback to a CRL from before a revocation).
+   */
+  readonly issuedAt?: (body: Uint8Array) => number | undefined;
 }
 
 export interface FetcherOptions {
@@ -96,7 +103,8 @@ export class CollateralFetcher {
     const now = clock.now();
     const cached = await store.getItem(req.key);
     const usable = cached !== undefined && now < cached.expiresAt;
-    if (usable && now < cached.expiresAt - refreshMarginMs) return ok(cached);
+    const refreshAt = usable ? Math.min(cached.expiresAt - refreshMarginMs, cached.fetchedAt + (req.maxAgeMs ?? Infinity)) : 0;
+    if (usable && now < refreshAt) return ok(cached);
     const backoff = await store.getBackoff(req.key);
     if (backoff && now < backoff.nextAttemptAt) {
       return usable ? ok(cached) : err({ reason: "collateral_unavailable", detail: `${req.key}: fetching paused until ${new Date(backoff.nextAttemptAt).toISOString()} after ${backoff.failures} failure(s)` });
@@ -139,10 +147,18 @@ export class CollateralFetcher {
       const v = response.headers.get(name);
       if (v !== null) headers[name.toLowerCase()] = v;
     }
-    const expiresAt = req.expiry(body, headers);
+    const expiresAt = await req.expiry(body, headers);
     if (!expiresAt.ok) return fail(`invalid response: ${expiresAt.error}`);
     const now = clock.now();
     if (expiresAt.value <= now) return fail("the service returned expired collateral");
+    const stored = await store.getItem(req.key);
+    if (stored && req.issuedAt && now < stored.expiresAt && (req.issuedAt(stored.body) ?? 0) > (req.issuedAt(body) ?? 0)) {
+      // The service sent something older than what we hold: keep ours, and look again later.
+      const kept: CollateralItem = { ...stored, fetchedAt: now };
+      await store.putItem(req.key, kept);
+      await store.putBackoff(req.key, undefined);
+      return ok(kept);
+    }
     const item: CollateralItem = { body, headers, fetchedAt: now, expiresAt: expiresAt.value, source: "fetched" };
     await store.putItem(req.key, item);
     await store.putBackoff(req.key, undefined);
@@ -150,12 +166,31 @@ export class CollateralFetcher {
   }
 }
 
+/** Reads at most `maxBytes`, counting as it streams (a missing or false Content-Length cannot bypass it). */
 async function readLimited(response: Response, maxBytes: number): Promise<Uint8Array | undefined> {
   const declared = Number(response.headers.get("Content-Length") ?? "0");
-  if (declared > maxBytes) {
+  if (declared > maxBytes || !response.body) {
     await response.body?.cancel();
-    return undefined;
+    return response.body ? undefined : new Uint8Array(0);
   }
-  const buf = new Uint8Array(await response.arrayBuffer());
-  return buf.length > maxBytes ? undefined : buf;
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > maxBytes) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
 }

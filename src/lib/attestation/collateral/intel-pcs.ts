@@ -9,11 +9,12 @@
  */
 import { err, ok, type Result } from "../../result";
 import { fromHex, fromUtf8, utf8 } from "../../encoding";
-import { commonName, type ParsedCertificate } from "../../x509/cert-reader";
+import { commonName } from "../../x509/cert-reader";
 import { parseQeIdentity } from "../tdx/qe-identity";
 import { parseTcbInfo } from "../tdx/tcb-info";
 import { parseCrl } from "../../x509/crl-reader";
-import { crlExpiry } from "./amd-kds";
+import { CRL_MAX_AGE_MS } from "./amd-kds";
+import { crlExpiry, crlIssuedAt } from "./crl-times";
 import type { CollateralItem, CollateralRequest } from "./fetcher";
 
 export const DEFAULT_PCS_URL = "https://api.trustedservices.intel.com";
@@ -37,6 +38,16 @@ export function qeIdentityExpiry(body: Uint8Array): Result<number, string> {
   return id.ok ? ok(id.value.nextUpdate) : err(`QE Identity: ${id.error}`);
 }
 
+export function tcbInfoIssuedAt(body: Uint8Array): number | undefined {
+  const info = parseTcbInfo(body);
+  return info.ok ? info.value.issueDate : undefined;
+}
+
+export function qeIdentityIssuedAt(body: Uint8Array): number | undefined {
+  const id = parseQeIdentity(body);
+  return id.ok ? id.value.issueDate : undefined;
+}
+
 export const tcbInfoKey = (fmspc: string) => `tdx/tcb/${fmspc.toLowerCase()}`;
 export const QE_IDENTITY_KEY = "tdx/qe-identity";
 export const pckCrlKey = (ca: PckCa) => `tdx/pck-crl/${ca}`;
@@ -48,6 +59,7 @@ export function tcbInfoRequest(base: string, fmspc: string): CollateralRequest {
     url: `${base}/tdx/certification/v4/tcb?fmspc=${fmspc.toLowerCase()}`,
     keepHeaders: [TCB_CHAIN],
     expiry: (body, headers) => (headers[TCB_CHAIN] ? tcbInfoExpiry(body) : err("no TCB-Info-Issuer-Chain header")),
+    issuedAt: tcbInfoIssuedAt,
   };
 }
 
@@ -57,6 +69,7 @@ export function qeIdentityRequest(base: string): CollateralRequest {
     url: `${base}/tdx/certification/v4/qe/identity`,
     keepHeaders: [QE_CHAIN],
     expiry: (body, headers) => (headers[QE_CHAIN] ? qeIdentityExpiry(body) : err("no SGX-Enclave-Identity-Issuer-Chain header")),
+    issuedAt: qeIdentityIssuedAt,
   };
 }
 
@@ -66,6 +79,8 @@ export function pckCrlRequest(base: string, ca: PckCa): CollateralRequest {
     url: `${base}/sgx/certification/v4/pckcrl?ca=${ca}&encoding=der`,
     keepHeaders: [CRL_CHAIN],
     expiry: (body, headers) => (headers[CRL_CHAIN] ? crlExpiry(body) : err("no SGX-PCK-CRL-Issuer-Chain header")),
+    maxAgeMs: CRL_MAX_AGE_MS,
+    issuedAt: crlIssuedAt,
   };
 }
 
@@ -84,14 +99,14 @@ export function rootCaCrlRequest(url: string): CollateralRequest {
       const der = rootCaCrlDer(body);
       return der ? crlExpiry(der) : err("not a CRL");
     },
+    maxAgeMs: CRL_MAX_AGE_MS,
+    issuedAt: (body) => {
+      const der = rootCaCrlDer(body);
+      return der ? crlIssuedAt(der) : undefined;
+    },
   };
 }
 
-/** Which PCK CA issued a PCK certificate (its issuer CN). */
-export function pckCaOf(pck: ParsedCertificate): PckCa | undefined {
-  const cn = commonName(pck.issuer);
-  return cn === "Intel SGX PCK Platform CA" ? "platform" : cn === "Intel SGX PCK Processor CA" ? "processor" : undefined;
-}
 
 /** A PCK CRL's CA, from its issuer CN. */
 export function pckCrlCa(der: Uint8Array): PckCa | undefined {
