@@ -26,7 +26,7 @@ Options:
   --collateral DIR   a directory with ${Object.values(TDX_COLLATERAL_FILES).join(", ")}
   --at ISO8601       verification time, e.g. 2025-06-05T03:45:00Z (default: now)
   --policy FILE      a JSON policy to appraise the claims against (accepted_tcb_statuses, allow_debug,
-                     require_sept_ve_disable, mr_td, rtmr0..rtmr3, mr_config_id, report_data)
+                     require_sept_ve_disable, mr_td, rtmr0..rtmr3, mr_config_id, report_data, mr_service_td)
   -h, --help         show this help
 
 Without --policy, a quote verifies when its signatures and collateral check out and it matches a

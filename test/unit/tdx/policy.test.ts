@@ -50,6 +50,8 @@ describe("appraiseTdx", () => {
     ["rtmr3", { rtmr3: [H48("5"), H48("6")] }, { rtmr: [H48("0"), H48("0"), H48("0"), H48("6")] }, { rtmr: [H48("2"), H48("3"), H48("4"), H48("7")] }],
     ["mr_config_id", { mr_config_id: H48("0") }, {}, { mr_config_id: H48("1") }],
     ["report_data", { report_data: "6".repeat(128) }, {}, { report_data: "7".repeat(128) }],
+    ["mr_service_td (zeros admit a TD 1.0 quote)", { mr_service_td: [H48("0")] }, {}, { mr_service_td: H48("c") }],
+    ["mr_service_td (a bound service TD)", { mr_service_td: [H48("c")] }, { mr_service_td: H48("c") }, { mr_service_td: H48("d") }],
   ] as [string, unknown, Partial<TdxClaims>, Partial<TdxClaims>][])("%s allows and denies", (rule, doc, allowed, denied) => {
     expect(appraise(doc, allowed)).toBe("allow");
     const ruleName = rule.split(" ")[0]!;

@@ -27,7 +27,14 @@ export interface TdxPolicy {
   readonly rtmr: readonly [readonly string[] | undefined, readonly string[] | undefined, readonly string[] | undefined, readonly string[] | undefined];
   readonly mrConfigId?: string;
   readonly reportData?: string;
+  /**
+   * Allowed MRSERVICETD values (TD 1.5). A TD 1.0 quote has no service TD binding and is treated as
+   * all-zero, so listing 96 zeros admits TDs without a bound service TD (specs/tdx.md §3 step 13).
+   */
+  readonly mrServiceTd?: readonly string[];
 }
+
+const NO_SERVICE_TD = "0".repeat(96);
 
 export const ACCEPTABLE_TCB_STATUSES: readonly TdxTcbStatus[] = [
   "UpToDate",
@@ -51,6 +58,7 @@ const FIELDS = [
   "rtmr3",
   "mr_config_id",
   "report_data",
+  "mr_service_td",
 ] as const;
 
 function invalid(detail: string): { readonly ok: false; readonly error: AttestationFailure } {
@@ -113,6 +121,8 @@ export function parseTdxPolicy(value: unknown): Result<TdxPolicy, AttestationFai
   if (!mrConfigId.ok) return mrConfigId;
   const reportData = o.report_data === undefined ? ok(undefined) : hexValue(o.report_data, "report_data", 64);
   if (!reportData.ok) return reportData;
+  const mrServiceTd = hexList(o.mr_service_td, "mr_service_td", 48);
+  if (!mrServiceTd.ok) return mrServiceTd;
   return ok({
     acceptedTcbStatuses: statuses,
     allowDebug: allowDebug.value,
@@ -121,6 +131,7 @@ export function parseTdxPolicy(value: unknown): Result<TdxPolicy, AttestationFai
     rtmr: [rtmr[0], rtmr[1], rtmr[2], rtmr[3]],
     ...(mrConfigId.value !== undefined ? { mrConfigId: mrConfigId.value } : {}),
     ...(reportData.value !== undefined ? { reportData: reportData.value } : {}),
+    ...(mrServiceTd.value ? { mrServiceTd: mrServiceTd.value } : {}),
   });
 }
 
@@ -138,5 +149,7 @@ export function appraiseTdx(claims: TdxClaims, policy: TdxPolicy): Result<void, 
   }
   if (policy.mrConfigId !== undefined && claims.mr_config_id !== policy.mrConfigId) return err(policyDenied("mr_config_id", "MRCONFIGID is not the expected value"));
   if (policy.reportData !== undefined && claims.report_data !== policy.reportData) return err(policyDenied("report_data", "REPORTDATA is not the expected value"));
+  const serviceTd = claims.mr_service_td ?? NO_SERVICE_TD;
+  if (policy.mrServiceTd && !policy.mrServiceTd.includes(serviceTd)) return err(policyDenied("mr_service_td", `MRSERVICETD ${serviceTd} is not allowed`));
   return ok(undefined);
 }
