@@ -209,9 +209,11 @@ export class CollateralService {
     return ok(stored);
   }
 
-  /** What is cached, for operators (expired items are dropped first). */
+  /** What is cached, for operators (expired items and long-past back-off windows are dropped first). */
   listCollateral(): StoredCollateral[] {
-    this.#db.delete(collateralItems).where(lte(collateralItems.expiresAt, this.#deps.clock.now())).run();
+    const now = this.#deps.clock.now();
+    this.#db.delete(collateralItems).where(lte(collateralItems.expiresAt, now)).run();
+    this.#db.delete(collateralBackoff).where(lte(collateralBackoff.nextAttemptAt, now - 24 * 3600_000)).run();
     return this.#db
       .select({ key: collateralItems.key, source: collateralItems.source, fetchedAt: collateralItems.fetchedAt, expiresAt: collateralItems.expiresAt })
       .from(collateralItems)

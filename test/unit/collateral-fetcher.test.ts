@@ -168,3 +168,19 @@ describe("CollateralFetcher freshness and limits", () => {
     expect(pulled).toBeLessThan(20);
   });
 });
+
+describe("host-wide pause", () => {
+  it("a 429 for one key pauses requests for every key of that service", async () => {
+    const clock = new ManualClock(T0);
+    const store = memoryStore();
+    const f = fakeFetch([() => new Response("", { status: 429, headers: { "Retry-After": "300" } }), () => new Response("x")]);
+    const fetcher = new CollateralFetcher({ store, fetch: f.fn, clock });
+    await fetcher.get({ ...request(T0 + DAY), key: "chip-a" });
+    const other = await fetcher.get({ ...request(T0 + DAY), key: "chip-b" });
+    expect(other.ok || other.error.detail).toContain("host:kds.example");
+    expect(f.calls).toHaveLength(1);
+    clock.advance(301_000);
+    expect((await fetcher.get({ ...request(T0 + DAY), key: "chip-b" })).ok).toBe(true);
+    expect(store.backoff.has("host:kds.example")).toBe(false);
+  });
+});

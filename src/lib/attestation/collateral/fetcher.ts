@@ -7,6 +7,8 @@
  * - a failed fetch opens a back-off window for that key (Retry-After when the service sends one on
  *   429/503, else 1 min doubling to 1 h); inside the window nothing is fetched and callers get
  *   `collateral_unavailable` at once (KDS rate-limits: go-sev-guest's retry loop is what we avoid);
+ * - a 429/503 also pauses the whole host (keys derive from evidence, so per-key windows alone would
+ *   let many distinct chips or TCBs keep hitting a service that asked us to slow down);
  * - concurrent callers for one key share one request;
  * - uploaded items (air-gapped) are served like fetched ones and replaced only by a newer upload or,
  *   once expired, by a successful fetch.
@@ -106,8 +108,11 @@ export class CollateralFetcher {
     const refreshAt = usable ? Math.min(cached.expiresAt - refreshMarginMs, cached.fetchedAt + (req.maxAgeMs ?? Infinity)) : 0;
     if (usable && now < refreshAt) return ok(cached);
     const backoff = await store.getBackoff(req.key);
-    if (backoff && now < backoff.nextAttemptAt) {
-      return usable ? ok(cached) : err({ reason: "collateral_unavailable", detail: `${req.key}: fetching paused until ${new Date(backoff.nextAttemptAt).toISOString()} after ${backoff.failures} failure(s)` });
+    const hostPause = await store.getBackoff(hostKey(req.url));
+    for (const [what, window] of [[req.key, backoff], [hostKey(req.url), hostPause]] as const) {
+      if (window && now < window.nextAttemptAt) {
+        return usable ? ok(cached) : err({ reason: "collateral_unavailable", detail: `${what}: fetching paused until ${new Date(window.nextAttemptAt).toISOString()} after ${window.failures} failure(s)` });
+      }
     }
     const refreshed = await this.#singleFlight(req, backoff?.failures ?? 0);
     if (refreshed.ok || !usable) return refreshed;
@@ -137,8 +142,13 @@ export class CollateralFetcher {
     }
     if (response.status !== 200) {
       await response.body?.cancel();
-      const retryAfter = response.status === 429 || response.status === 503 ? parseRetryAfter(response.headers.get("Retry-After"), clock.now()) : undefined;
-      return fail(`HTTP ${response.status}`, retryAfter);
+      if (response.status === 429 || response.status === 503) {
+        const retryAfter = parseRetryAfter(response.headers.get("Retry-After"), clock.now());
+        const host = await store.getBackoff(hostKey(req.url));
+        await store.putBackoff(hostKey(req.url), backoffAfter((host?.failures ?? 0) + 1, clock.now(), retryAfter));
+        return fail(`HTTP ${response.status}`, retryAfter);
+      }
+      return fail(`HTTP ${response.status}`);
     }
     const body = await readLimited(response, this.#opts.maxBytes);
     if (!body) return fail(`response larger than ${this.#opts.maxBytes} bytes`);
@@ -162,7 +172,17 @@ export class CollateralFetcher {
     const item: CollateralItem = { body, headers, fetchedAt: now, expiresAt: expiresAt.value, source: "fetched" };
     await store.putItem(req.key, item);
     await store.putBackoff(req.key, undefined);
+    await store.putBackoff(hostKey(req.url), undefined);
     return ok(item);
+  }
+}
+
+/** The back-off key of a whole service. */
+function hostKey(url: string): string {
+  try {
+    return `host:${new URL(url).host}`;
+  } catch {
+    return `host:${url}`;
   }
 }
 
