@@ -30,7 +30,8 @@ Options:
                    the certificate table of an extended guest request (GUID-indexed; the guest's
                    own VCEK or VLEK, for air-gapped verification); its ASK/ARK are ignored: the
                    roots are pinned
-  --crl FILE       AMD's CRL for the product (kdsintf.amd.com/vcek/v1/<Product>/crl), DER or PEM
+  --crl FILE       AMD's CRL for the product and the signer's chain, DER or PEM: kdsintf.amd.com/vcek/v1/<Product>/crl
+                   for a VCEK-signed report, /vlek/v1/<Product>/crl for a VLEK-signed one
   --at ISO8601     verification time, e.g. 2025-01-16T21:21:54Z (default: now)
   --policy FILE    a JSON policy to appraise the claims against, e.g.
                    {"allow_debug":false,"min_tcb":{"snp":8},"measurements":["<96 hex>"],"max_vmpl":0}

@@ -64,6 +64,18 @@ describe("full verification with a CRL", () => {
   });
 });
 
+describe("the CRL's chain", () => {
+  it.each([
+    ["oak-milan-v3", "vcek", "ok"],
+    ["oak-milan-v3", "vlek", "crl_issuer_mismatch"],
+    ["trustee-milan-vlek-v3", "vlek", "ok"],
+    ["trustee-milan-vlek-v3", "vcek", "crl_issuer_mismatch"],
+  ] as const)("%s with a CRL declared for the %s chain → %s", async (name, crlFor, expected) => {
+    const r = await verifier.verify({ ...evidence(name), crl: MILAN_CRL, crlFor, now: at("2025-06-01T00:00:00Z") });
+    expect(code(r)).toBe(expected);
+  });
+});
+
 describe("revocation lookup", () => {
   it("the real Genoa CRL revokes serial 0x020001 but not the pinned SEV-Genoa ASK (0x020002)", async () => {
     const genoa = await roots("Genoa");

@@ -37,6 +37,12 @@ export interface SnpVerifyInput {
   readonly endorsementCert: Uint8Array;
   /** AMD's CRL for the product and key kind (`/vcek|vlek/v1/<P>/crl`), DER; revocation is checked when given. */
   readonly crl?: Uint8Array;
+  /**
+   * Which endpoint `crl` came from. The ASK and ASVK CRLs are both signed by the ARK and carry nothing
+   * that tells them apart, so a caller that knows (the collateral store) says so, and a CRL for the
+   * other chain is refused rather than silently checking the wrong intermediate.
+   */
+  readonly crlFor?: "vcek" | "vlek";
   /** Verification time, milliseconds since the epoch. */
   readonly now: number;
 }
@@ -76,6 +82,9 @@ export class SnpVerifier {
     if (!valid.ok) return valid;
 
     if (input.crl !== undefined) {
+      if (input.crlFor !== undefined && input.crlFor !== e.kind) {
+        return snpFail("crl_issuer_mismatch", `a ${input.crlFor.toUpperCase()}-chain CRL was given for a ${e.kind.toUpperCase()}-signed report`);
+      }
       const crl = await this.#crl(input.crl, e.roots);
       if (!crl.ok) return crl;
       const fresh = checkCrlFreshness(crl.value, input.now);
