@@ -66,6 +66,24 @@ export default {
       }
       return new Response(String(issued));
     }
+    if (url.pathname === "/issue-jwt-batch") {
+      const batch = Number(url.searchParams.get("batch") ?? "500");
+      const ca = caFor(env, td.value);
+      let issued = 0;
+      for (let done = 0; done < n; done += batch) {
+        const requests = Array.from({ length: Math.min(batch, n - done) }, (_, i) => ({
+          spiffeId: `spiffe://example.org/bench/w${(done + i) % 1000}`,
+          audience: ["bench"],
+          ttlSeconds: 300,
+          alg: "ES256" as const,
+          issuer: "https://bench.example",
+        }));
+        const r = await ca.signJwtSvids({ requests });
+        if (!r.ok) return new Response(r.error.detail, { status: 500 });
+        for (const one of r.value.results) if (one.ok) issued++;
+      }
+      return new Response(String(issued));
+    }
     if (url.pathname === "/issue-jwt") {
       const ca = caFor(env, td.value);
       let issued = 0;

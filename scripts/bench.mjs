@@ -72,13 +72,15 @@ function line(name, value, unit, limit) {
 }
 
 try {
-  const [rawSign, x509, jwt] = await measure([
+  const [rawSign, x509, jwtBatch, jwt] = await measure([
     { path: "/raw-sign", n: 10000 },
     { path: "/issue-x509", n: 10000, extra: "&batch=500" },
+    { path: "/issue-jwt-batch", n: 10000, extra: "&batch=500" },
     { path: "/issue-jwt", n: 2000 },
   ]);
   line("ecdsa_p256_sign", rawSign, "ops/s", null);
   line("x509_svid_issue_batch500_public_key", x509, "svids/s", rawSign);
+  line("jwt_svid_issue_es256_batch500", jwtBatch, "svids/s", rawSign);
   line("jwt_svid_issue_es256_per_call", jwt, "svids/s", rawSign);
 
   const [p384, snp] = await measure([

@@ -84,6 +84,16 @@ export class CertificateAuthority extends DurableObject<Env> {
     return ok(packX509Batch(await issueX509Svids(e.x509Signer(), input.requests, issueOptions(e))));
   }
 
+  /** Signs a batch of JWT-SVIDs (the agent's shape); each request gets its own result, in order. */
+  async signJwtSvids(input: { readonly requests: readonly JwtSvidRequest[] }): Promise<Result<{ results: Result<IssuedJwtSvid, SvidError>[] }, CaUnavailable>> {
+    if (input.requests.length > MAX_BATCH) throw new TypeError(`at most ${MAX_BATCH} requests per batch`);
+    const engine = await this.#ready();
+    if (!engine.ok) return engine;
+    const e = engine.value;
+    const opts = issueOptions(e);
+    return ok({ results: await Promise.all(input.requests.map((r) => issueJwtSvid((alg) => e.jwtSigner(alg), r, opts))) });
+  }
+
   async signJwtSvid(input: SignJwtSvidInput): Promise<Result<Result<IssuedJwtSvid, SvidError>, CaUnavailable>> {
     const engine = await this.#ready();
     if (!engine.ok) return engine;

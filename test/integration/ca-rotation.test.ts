@@ -241,3 +241,25 @@ describe("migrations", () => {
     expect(applied).toBe(migrations.journal.entries.length);
   });
 });
+
+describe("batch signing over RPC", () => {
+  it("signJwtSvids answers each request in order, errors included", async () => {
+    const stub = stubFor("jwt-batch");
+    const r = await stub.signJwtSvids({
+      requests: [
+        { spiffeId: "spiffe://example.org/a", audience: ["x"], ttlSeconds: 60, alg: "ES256", issuer: "https://iss.test" },
+        { spiffeId: "spiffe://other.org/b", audience: ["x"], ttlSeconds: 60, alg: "ES256" },
+        { spiffeId: "spiffe://example.org/c", audience: ["y"], ttlSeconds: 60, alg: "RS256", issuer: "https://iss.test" },
+      ],
+    });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const [a, b, c] = r.value.results;
+    expect(b).toMatchObject({ ok: false, error: { reason: "foreign_trust_domain" } });
+    const bundle = await stub.getTrustBundle();
+    if (!bundle.ok || !a!.ok || !c!.ok) throw new Error("batch failed");
+    const jwks = createLocalJWKSet(bundle.value.jwks as never);
+    expect((await jwtVerify(a!.value.token, jwks, { audience: "x", issuer: "https://iss.test" })).payload.sub).toBe("spiffe://example.org/a");
+    expect((await jwtVerify(c!.value.token, jwks, { audience: "y", algorithms: ["RS256"] })).payload.sub).toBe("spiffe://example.org/c");
+  });
+});
