@@ -196,14 +196,15 @@ export class CaEngine {
     const rows = db.select().from(authorities).all().sort((a, b) => a.notBefore - b.notBefore || a.id.localeCompare(b.id));
     const x509 = rows.filter((r) => r.track === "x509" && r.certificate !== null);
     const jwt = rows.filter((r) => r.track !== "x509" && r.kid !== null);
+    const jwtEntries = jwt.map((r) => ({ kid: r.kid!, alg: TRACK_ALG[r.track as Exclude<Track, "x509">], publicJwk: JSON.parse(r.publicJwk) as PublicJwk }));
     const keys = bundleKeys(
       x509.map((r) => ({ certificate: fromBase64(r.certificate!)!, publicJwk: JSON.parse(r.publicJwk) as PublicJwk })),
-      jwt.map((r) => ({ kid: r.kid!, alg: TRACK_ALG[r.track as Exclude<Track, "x509">], publicJwk: JSON.parse(r.publicJwk) as PublicJwk })),
+      jwtEntries,
     );
     const keysJson = JSON.stringify(keys);
     const current = db.select().from(bundleState).where(eq(bundleState.id, 1)).get();
     if (current && current.keys === keysJson) return;
-    const jwks = JSON.stringify(oidcJwks(jwt.map((r) => ({ kid: r.kid!, alg: TRACK_ALG[r.track as Exclude<Track, "x509">], publicJwk: JSON.parse(r.publicJwk) as PublicJwk }))));
+    const jwks = JSON.stringify(oidcJwks(jwtEntries));
     const sequence = (current?.sequence ?? 0) + 1;
     db.insert(bundleState)
       .values({ id: 1, sequence, keys: keysJson, jwks, updatedAt: now })

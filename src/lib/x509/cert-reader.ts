@@ -5,7 +5,7 @@
  */
 import { err, ok, type Result } from "../result";
 import { TAG } from "./der-writer";
-import { toHex } from "../encoding";
+import { fromPemAll, fromUtf8, toHex } from "../encoding";
 import { bytesEqual, decodeBitString, decodeBoolean, decodeUnsignedInteger, readSingle, type DerError, type DerReader, type DerTlv } from "./der-reader";
 import { decodeOid, parseTime } from "./der-values";
 
@@ -258,6 +258,24 @@ export function readExtensionList(r: DerReader, seq: DerTlv, into: Map<string, E
   return ok(undefined);
 }
 
+
+/**
+ * Every PEM CERTIFICATE block in `bytes` (at most `max`), parsed. The error names the first problem:
+ * no certificates, too many, or which one does not parse.
+ */
+export function parsePemCertificates(bytes: Uint8Array, max: number): Result<ParsedCertificate[], string> {
+  const text = fromUtf8(bytes);
+  const ders = text === undefined ? undefined : fromPemAll(text, "CERTIFICATE");
+  if (!ders || ders.length === 0) return err("no PEM certificates");
+  if (ders.length > max) return err(`${ders.length} certificates (at most ${max})`);
+  const certs: ParsedCertificate[] = [];
+  for (const [i, der] of ders.entries()) {
+    const cert = parseCertificate(der);
+    if (!cert.ok) return err(`certificate ${i}: ${cert.error.detail ?? cert.error.reason}`);
+    certs.push(cert.value);
+  }
+  return ok(certs);
+}
 
 /** The first common name of a Name map, if any. */
 export function commonName(name: ReadonlyMap<string, readonly string[]>): string | undefined {

@@ -4,43 +4,27 @@
  * so effectively random), and a hit is confirmed by comparing every byte. A colliding entry is just
  * a miss. Least recently used entries are evicted first.
  */
+import { BoundedCache } from "../../bounded-cache";
 import { bytesEqual } from "../../x509/der-reader";
 
 export class DerCache<V extends { readonly der: Uint8Array }> {
-  readonly #map = new Map<string, V>();
-  readonly #max: number;
+  readonly #lru: BoundedCache<V>;
 
   constructor(max: number) {
-    if (!Number.isInteger(max) || max < 1) throw new TypeError("cache size must be a positive integer");
-    this.#max = max;
+    this.#lru = new BoundedCache(max);
   }
 
   get size(): number {
-    return this.#map.size;
+    return this.#lru.size;
   }
 
   get(scope: string, der: Uint8Array): V | undefined {
-    const key = keyOf(scope, der);
-    const hit = this.#map.get(key);
-    if (!hit || !bytesEqual(hit.der, der)) return undefined;
-    this.#map.delete(key);
-    this.#map.set(key, hit);
-    return hit;
+    const hit = this.#lru.get(keyOf(scope, der));
+    return hit && bytesEqual(hit.der, der) ? hit : undefined;
   }
 
   set(scope: string, value: V): void {
-    const key = keyOf(scope, value.der);
-    this.#map.delete(key);
-    this.#map.set(key, value);
-    while (this.#map.size > this.#max) {
-      const oldest = this.#map.keys().next();
-      if (oldest.done) break;
-      this.#map.delete(oldest.value);
-    }
-  }
-
-  clear(): void {
-    this.#map.clear();
+    this.#lru.set(keyOf(scope, value.der), value);
   }
 }
 

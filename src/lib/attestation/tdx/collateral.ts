@@ -17,7 +17,7 @@
  */
 import { ok, type Result } from "../../result";
 import { fromPemAll, fromUtf8, toHex } from "../../encoding";
-import { parseCertificate, type ParsedCertificate } from "../../x509/cert-reader";
+import { parsePemCertificates, type ParsedCertificate } from "../../x509/cert-reader";
 import { parseCrl, type ParsedCrl } from "../../x509/crl-reader";
 import { tdxFail, type TdxFailure, type TdxFailureReason } from "./errors";
 import { sha256 } from "./p256";
@@ -60,17 +60,8 @@ export const MAX_COLLATERAL_FILE_BYTES = 1024 * 1024;
 const MAX_CHAIN_LENGTH = 4;
 
 export function parseIssuerChain(bytes: Uint8Array, file: string): Result<ParsedCertificate[], TdxFailure> {
-  const text = fromUtf8(bytes);
-  const ders = text === undefined ? undefined : fromPemAll(text, "CERTIFICATE");
-  if (!ders || ders.length === 0) return tdxFail("issuer_chain_malformed", `${file} holds no PEM certificates`);
-  if (ders.length > MAX_CHAIN_LENGTH) return tdxFail("issuer_chain_malformed", `${file} holds ${ders.length} certificates`);
-  const certs: ParsedCertificate[] = [];
-  for (const [i, der] of ders.entries()) {
-    const cert = parseCertificate(der);
-    if (!cert.ok) return tdxFail("issuer_chain_malformed", `${file} certificate ${i}: ${cert.error.detail ?? cert.error.reason}`);
-    certs.push(cert.value);
-  }
-  return ok(certs);
+  const certs = parsePemCertificates(bytes, MAX_CHAIN_LENGTH);
+  return certs.ok ? certs : tdxFail("issuer_chain_malformed", `${file}: ${certs.error}`);
 }
 
 /** A CRL as DER, or PEM ("X509 CRL"). */

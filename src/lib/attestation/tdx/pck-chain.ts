@@ -8,8 +8,7 @@
  * (the CRLs belong to the collateral), so the verifier can cache it per chain-bytes digest.
  */
 import { ok, type Result } from "../../result";
-import { fromPemAll, fromUtf8 } from "../../encoding";
-import { parseCertificate, type ParsedCertificate } from "../../x509/cert-reader";
+import { parsePemCertificates, type ParsedCertificate } from "../../x509/cert-reader";
 import { certificateWindows, validity, verifyChain, type Validity } from "./cert-chain";
 import { tdxFail, type TdxFailure } from "./errors";
 import { importP256Spki } from "./p256";
@@ -27,17 +26,10 @@ export interface CheckedPckChain {
 const PCK_CHAIN = ["SGX PCK Certificate", "CA", "SGX Root CA"] as const;
 
 export function readPckChain(pem: Uint8Array): Result<ParsedCertificate[], TdxFailure> {
-  const text = fromUtf8(pem);
-  const ders = text === undefined ? undefined : fromPemAll(text, "CERTIFICATE");
-  if (!ders) return tdxFail("pck_chain_malformed", "the PCK certification data is not valid PEM");
-  if (ders.length !== PCK_CHAIN.length) return tdxFail("pck_chain_malformed", `the PCK chain has ${ders.length} certificates; expected leaf, PCK CA and root`);
-  const certs: ParsedCertificate[] = [];
-  for (const [i, der] of ders.entries()) {
-    const cert = parseCertificate(der);
-    if (!cert.ok) return tdxFail("pck_chain_malformed", `PCK chain certificate ${i}: ${cert.error.detail ?? cert.error.reason}`);
-    certs.push(cert.value);
-  }
-  return ok(certs);
+  const certs = parsePemCertificates(pem, PCK_CHAIN.length);
+  if (!certs.ok) return tdxFail("pck_chain_malformed", `PCK chain: ${certs.error}`);
+  if (certs.value.length !== PCK_CHAIN.length) return tdxFail("pck_chain_malformed", `the PCK chain has ${certs.value.length} certificates; expected leaf, PCK CA and root`);
+  return certs;
 }
 
 export async function checkPckChain(pem: Uint8Array, anchor: ParsedCertificate): Promise<Result<CheckedPckChain, TdxFailure>> {

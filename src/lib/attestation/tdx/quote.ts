@@ -6,6 +6,7 @@
  * do. The parser makes no trust decision and never throws; returned fields are views into the input.
  */
 import { ok, type Result } from "../../result";
+import { bytesEqual } from "../../x509/der-reader";
 import { tdxFail, type TdxFailure } from "./errors";
 
 export const TEE_TYPE_TDX = 0x81;
@@ -90,11 +91,6 @@ function u32(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** The TD report fields of a body starting at `at` (size already checked). */
 function readTdReport(b: Uint8Array, at: number, td15: boolean): TdReport {
@@ -142,7 +138,7 @@ export function parseTdxQuote(bytes: Uint8Array): Result<TdxQuote, TdxFailure> {
   const teeType = u32(bytes, 4);
   if (teeType !== TEE_TYPE_TDX) return tdxFail("quote_unsupported_tee_type", `TEE type 0x${teeType.toString(16)}; a TDX quote has 0x81`);
   const qeVendorId = bytes.subarray(12, 28);
-  if (!sameBytes(qeVendorId, INTEL_QE_VENDOR_ID)) return tdxFail("quote_unsupported_qe_vendor", "the QE vendor ID is not Intel's");
+  if (!bytesEqual(qeVendorId, INTEL_QE_VENDOR_ID)) return tdxFail("quote_unsupported_qe_vendor", "the QE vendor ID is not Intel's");
 
   let bodyType: TdBodyType = 2;
   let bodyStart = HEADER_SIZE;

@@ -21,7 +21,7 @@ import { ok, type Result } from "../../result";
 import { toHex } from "../../encoding";
 import { bytesEqual } from "../../x509/der-reader";
 import { parseCertificate, type ParsedCertificate } from "../../x509/cert-reader";
-import { BoundedCache } from "./bounded-cache";
+import { BoundedCache } from "../../bounded-cache";
 import { binaryKey } from "./binary-key";
 import { checkValidity } from "./cert-chain";
 import { buildTdxClaims, type TdxClaims } from "./claims";
