@@ -5,15 +5,17 @@
  * Token: `SIGNET_ADMIN_TOKEN`, else the same key in `.dev.vars` in the working directory (the file
  * `npm run dev` writes), so local use needs no setup. The token is never printed.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { err, ok, type Result } from "../lib/result";
 import { usageError, oneLine, type CliFailure } from "./failure";
+import { readRegularFile } from "./input-file";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:8787";
 export const SERVER_ENV = "SIGNET_SERVER";
 export const TOKEN_ENV = "SIGNET_ADMIN_TOKEN";
 export const DEV_VARS_FILE = ".dev.vars";
+/** A .dev.vars holds a few short lines; anything larger is not one. */
+const DEV_VARS_MAX_BYTES = 64 * 1024;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -56,17 +58,16 @@ export async function resolveAdminToken(env: Env, cwd: string): Promise<Result<s
   let source = TOKEN_ENV;
   if (token === undefined || token === "") {
     const path = join(cwd, DEV_VARS_FILE);
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ENOTDIR") {
+    const read = await readRegularFile(path, DEV_VARS_MAX_BYTES);
+    if (!read.ok) {
+      const e = read.error;
+      if (e.reason === "unreadable" && (e.code === "ENOENT" || e.code === "ENOTDIR")) {
         return err(usageError(`no admin token: set ${TOKEN_ENV} or run in a directory whose ${DEV_VARS_FILE} defines it`));
       }
-      return err(usageError(`no admin token in ${TOKEN_ENV}, and ${path} cannot be read (${code ?? "error"})`));
+      const why = e.reason === "not_regular_file" ? `not a regular file: a ${e.kind}` : e.reason === "too_large" ? `larger than ${e.maxBytes} bytes` : e.code;
+      return err(usageError(`no admin token in ${TOKEN_ENV}, and ${path} cannot be read (${why})`));
     }
-    token = parseDotenv(text).get(TOKEN_ENV);
+    token = parseDotenv(new TextDecoder().decode(read.value)).get(TOKEN_ENV);
     source = path;
     if (token === undefined || token === "") {
       return err(usageError(`no admin token: ${TOKEN_ENV} is not set in the environment or in ${path}`));

@@ -3,11 +3,11 @@
  * `{"ok":true,"tee":…,"claims":{…}}` (exit 0) or `{"ok":false,"error":"<code>","detail":"…"}` (exit 1).
  * Usage errors (exit 2) print nothing on stdout.
  */
-import { readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { err, ok, type Result } from "../../lib/result";
 import type { CliIo } from "../command";
 import { failure, usageError, type CliFailure } from "../failure";
+import { readRegularFile } from "../input-file";
 
 export type VerifyOutcome =
   | { readonly ok: true; readonly tee: "snp" | "tdx"; readonly claims: unknown }
@@ -18,17 +18,17 @@ export function printOutcome(io: CliIo, outcome: VerifyOutcome): Result<void, Cl
   return outcome.ok ? ok(undefined) : err(failure("not_verified", `verification failed: ${outcome.error}`));
 }
 
-/** Reads a file named on the command line (relative to the CLI's cwd); a missing file is a usage error. */
+/**
+ * Reads a file named on the command line (relative to the CLI's cwd). Anything but a regular file
+ * of at most `maxBytes` (a FIFO, /dev/zero, a directory, a missing file) is a usage error, at once.
+ */
 export async function readInputFile(io: CliIo, path: string, what: string, command: string, maxBytes = 16 * 1024 * 1024): Promise<Result<Uint8Array, CliFailure>> {
-  const full = isAbsolute(path) ? path : join(io.cwd, path);
-  try {
-    const bytes = new Uint8Array(await readFile(full));
-    if (bytes.length > maxBytes) return err(usageError(`${what} ${path} is larger than ${maxBytes} bytes`, command));
-    return ok(bytes);
-  } catch (e) {
-    const code = (e as { code?: string }).code ?? "error";
-    return err(usageError(`cannot read ${what} ${path} (${code})`, command));
-  }
+  const read = await readRegularFile(isAbsolute(path) ? path : join(io.cwd, path), maxBytes);
+  if (read.ok) return read;
+  const e = read.error;
+  if (e.reason === "not_regular_file") return err(usageError(`${what} ${path} is not a regular file (a ${e.kind})`, command));
+  if (e.reason === "too_large") return err(usageError(`${what} ${path} is larger than ${e.maxBytes} bytes`, command));
+  return err(usageError(`cannot read ${what} ${path} (${e.code})`, command));
 }
 
 /** `--at ISO8601` → milliseconds; a usage error when it is not a full date-time. */

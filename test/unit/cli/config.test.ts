@@ -1,4 +1,5 @@
-import { writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseDotenv, resolveServer } from "../../../src/cli/config";
@@ -59,6 +60,25 @@ describe("admin token", () => {
     const r = await jwtMint({});
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^signet: no admin token: SIGNET_ADMIN_TOKEN is not set in the environment or in .*\.dev\.vars\n$/);
+  });
+
+  it.runIf(process.platform !== "win32").each([
+    ["a FIFO", (path: string) => execFileSync("mkfifo", [path]), "a FIFO"],
+    ["/dev/zero", (path: string) => symlink("/dev/zero", path), "a character device"],
+  ])(".dev.vars that is %s is a usage error (exit 2) at once, and nothing is sent", async (_name, make, kind) => {
+    await make(join(cwd.path, ".dev.vars"));
+    const r = await jwtMint({});
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^signet: no admin token in SIGNET_ADMIN_TOKEN, and .*\\.dev\\.vars cannot be read \\(not a regular file: ${kind}\\)\n$`));
+    expect(server.requests).toHaveLength(0);
+  }, 3000);
+
+  it(".dev.vars over 64 KiB is a usage error (exit 2)", async () => {
+    await writeFile(join(cwd.path, ".dev.vars"), `SIGNET_ADMIN_TOKEN=${ADMIN_TOKEN}\n${"#".repeat(64 * 1024)}\n`);
+    const r = await jwtMint({});
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\.dev\.vars cannot be read \(larger than 65536 bytes\)\n$/);
+    expect(server.requests).toHaveLength(0);
   });
 
   it("with spaces or control characters is refused without echoing it", async () => {

@@ -1,5 +1,6 @@
 /** `signet verify snp` through main() with a fake CliIo: exit codes 0/1/2 and the one JSON object. */
-import { readFile, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, readFile, truncate, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, scratchDir } from "../cli/run-cli";
@@ -17,6 +18,12 @@ beforeAll(async () => {
   await writeFile(join(dir.path, "typo.json"), JSON.stringify({ allow_debg: true }));
   await writeFile(join(dir.path, "broken.json"), "{ allow_debug: ");
   await writeFile(join(dir.path, "empty.pem"), "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+  await mkdir(join(dir.path, "a-directory"));
+  await writeFile(join(dir.path, "huge.bin"), "");
+  await truncate(join(dir.path, "huge.bin"), 16 * 1024 * 1024 + 1); // sparse, one byte over the limit
+  await writeFile(join(dir.path, "huge.json"), "");
+  await truncate(join(dir.path, "huge.json"), 1024 * 1024 + 1);
+  if (process.platform !== "win32") execFileSync("mkfifo", [join(dir.path, "fifo")]);
 });
 afterAll(() => dir.remove());
 
@@ -117,6 +124,41 @@ describe("signet verify snp: usage errors (exit 2, nothing on stdout)", () => {
     const r = await run("--help");
     expect(r.code).toBe(0);
     expect(r.stdout.startsWith("Usage: signet verify snp --report FILE")).toBe(true);
+  });
+});
+
+describe.runIf(process.platform !== "win32")("signet verify snp: only regular files within their limit are read (exit 2 at once)", () => {
+  const report = F("gsg-milan-v2/report.bin");
+  const vcek = F("gsg-milan-v2/vcek.der");
+  const slots: [string, (path: string) => string[], string][] = [
+    ["--report", (p) => ["--report", p, "--vcek", vcek], "report"],
+    ["--vcek", (p) => ["--report", report, "--vcek", p], "certificate"],
+    ["--cert-table", (p) => ["--report", report, "--cert-table", p], "certificate table"],
+    ["--crl", (p) => ["--report", report, "--vcek", vcek, "--crl", p], "CRL"],
+    ["--policy", (p) => ["--report", report, "--vcek", vcek, "--policy", p], "policy"],
+  ];
+  const specials: [string, string, string][] = [
+    ["/dev/zero", "/dev/zero", "a character device"],
+    ["a FIFO", "fifo", "a FIFO"],
+    ["a directory", "a-directory", "a directory"],
+  ];
+  it.each(slots.flatMap(([flag, argv, what]) => specials.map(([name, path, kind]) => [`${flag} ${name}`, argv(path), `${what} ${path} is not a regular file (${kind})`] as const)))(
+    "%s",
+    async (_name, argv, message) => {
+      const r = await run(...argv, "--at", "2022-09-25T00:55:28Z");
+      expect([r.code, r.stdout]).toEqual([2, ""]);
+      expect(r.stderr).toBe(`signet: ${message} (see 'signet verify snp --help')\n`);
+    },
+    3000,
+  );
+
+  it("a report over 16 MiB or a policy over 1 MiB is refused by its size", async () => {
+    const big = await run("--report", "huge.bin", "--vcek", vcek);
+    expect([big.code, big.stdout]).toEqual([2, ""]);
+    expect(big.stderr).toMatch(/^signet: report huge\.bin is larger than 16777216 bytes /);
+    const policy = await run("--report", report, "--vcek", vcek, "--policy", "huge.json");
+    expect([policy.code, policy.stdout]).toEqual([2, ""]);
+    expect(policy.stderr).toMatch(/^signet: policy huge\.json is larger than 1048576 bytes /);
   });
 });
 

@@ -1,5 +1,6 @@
 /** `signet verify tdx` through main() on the fixture files: exit codes 0/1/2 and the JSON shape. */
-import { copyFile, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { copyFile, mkdir, symlink, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TDX_COLLATERAL_FILES } from "../../../src/lib/attestation/tdx/collateral";
@@ -128,5 +129,53 @@ describe("signet verify tdx", () => {
     expect(r.stdout).toMatch(/^Usage: signet verify tdx --quote FILE --collateral DIR/);
     const list = await runCli(["--help"], { cwd: FIXTURES });
     expect(list.stdout).toMatch(/verify tdx/);
+  });
+
+  describe.runIf(process.platform !== "win32")("reads only regular files within their limit (exit 2 at once)", () => {
+    /** A copy of the V4 collateral directory in the scratch directory, with `name` made `kind`. */
+    async function special(kind: "/dev/zero" | "FIFO" | "directory", at: string): Promise<void> {
+      if (kind === "/dev/zero") await symlink("/dev/zero", at);
+      else if (kind === "FIFO") execFileSync("mkfifo", [at]);
+      else await mkdir(at);
+    }
+    const KINDS = [
+      ["/dev/zero", "a character device"],
+      ["FIFO", "a FIFO"],
+      ["directory", "a directory"],
+    ] as const;
+
+    it.each(KINDS)("a %s as the quote, a collateral file or the policy", async (kind, described) => {
+      const col = join(scratch.path, "col");
+      await mkdir(col);
+      const names = Object.values(TDX_COLLATERAL_FILES);
+      for (const name of names) await copyFile(join(FIXTURES, V4, name), join(col, name));
+      const bad = join(scratch.path, "bad");
+      await special(kind, bad);
+      const cases: [string[], string][] = [
+        [["--quote", bad, "--collateral", col], `quote ${bad}`],
+        [["--quote", `${V4}/quote.bin`, "--collateral", col, "--policy", bad], `policy file ${bad}`],
+      ];
+      for (const name of [names[0]!, names[names.length - 1]!]) {
+        const dir = join(scratch.path, `col-${name}`);
+        await mkdir(dir);
+        for (const n of names) if (n !== name) await copyFile(join(FIXTURES, V4, n), join(dir, n));
+        await special(kind, join(dir, name));
+        cases.push([["--quote", `${V4}/quote.bin`, "--collateral", dir], `collateral file ${join(dir, name)}`]);
+      }
+      for (const [args, what] of cases) {
+        const r = await run([...args, "--at", V4_AT]);
+        expect([r.code, r.stdout]).toEqual([2, ""]);
+        expect(r.stderr).toBe(`signet: ${what} is not a regular file (${described}) (see 'signet verify tdx --help')\n`);
+      }
+    }, 5000);
+
+    it("a quote or a collateral file over 1 MiB is refused by its size", async () => {
+      const quote = join(scratch.path, "quote.bin");
+      await writeFile(quote, "");
+      await truncate(quote, 1024 * 1024 + 1);
+      const r = await run(["--quote", quote, "--collateral", V4, "--at", V4_AT]);
+      expect([r.code, r.stdout]).toEqual([2, ""]);
+      expect(r.stderr).toMatch(/is larger than 1048576 bytes/);
+    });
   });
 });
