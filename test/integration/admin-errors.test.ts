@@ -106,7 +106,16 @@ describe("admin authentication and transport limits", () => {
     ["a token with a suffix", `Bearer ${ADMIN_TOKEN}x`],
     ["a prefix of the token", `Bearer ${ADMIN_TOKEN.slice(0, -1)}`],
     ["another scheme", `Basic ${btoa(`admin:${ADMIN_TOKEN}`)}`],
-    ["a lower-case scheme and extra space", `bearer  ${ADMIN_TOKEN}`],
+    ["another scheme in lower case", `basic ${btoa(`admin:${ADMIN_TOKEN}`)}`],
+    ["the scheme alone", "Bearer"],
+    ["the scheme and spaces", "Bearer   "],
+    ["the token alone", ADMIN_TOKEN],
+    ["no space after the scheme", `Bearer${ADMIN_TOKEN}`],
+    ["a tab after the scheme", `Bearer\t${ADMIN_TOKEN}`],
+    ["a comma after the scheme", `Bearer,${ADMIN_TOKEN}`],
+    ["a second word after the token", `Bearer ${ADMIN_TOKEN} extra`],
+    ["the token twice", `Bearer ${ADMIN_TOKEN}, Bearer ${ADMIN_TOKEN}`],
+    ["a longer scheme", `Bearers ${ADMIN_TOKEN}`],
   ])("401 with %s", async (_name, authorization) => {
     const headers: Record<string, string> = { "Content-Type": "application/json" };
     if (authorization) headers.Authorization = authorization;
@@ -114,6 +123,19 @@ describe("admin authentication and transport limits", () => {
     expect(res.status).toBe(401);
     expect(res.headers.get("WWW-Authenticate")).toMatch(/^Bearer /);
     expect(await problemOf(res)).toMatchObject({ code: "unauthorized" });
+  });
+
+  // RFC 7235 §2.1: the auth-scheme is case-insensitive, and 1*SP separates it from the credentials.
+  it.each([
+    ["a lower-case scheme", `bearer ${ADMIN_TOKEN}`],
+    ["an upper-case scheme", `BEARER ${ADMIN_TOKEN}`],
+    ["a mixed-case scheme", `bEaReR ${ADMIN_TOKEN}`],
+    ["two spaces after the scheme", `Bearer  ${ADMIN_TOKEN}`],
+    ["a lower-case scheme and three spaces", `bearer   ${ADMIN_TOKEN}`],
+  ])("accepts %s (the request reaches validation)", async (_name, authorization) => {
+    const res = await call("/admin/v1/svids/x509", { method: "POST", headers: { Authorization: authorization, "Content-Type": "application/json" }, body: JSON.stringify({ spiffe_id: id }) });
+    expect(res.status).toBe(400);
+    expect(await problemOf(res)).toMatchObject({ code: "invalid_request" });
   });
 
   it("415 without a JSON content type", async () => {
