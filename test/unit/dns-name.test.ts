@@ -3,6 +3,7 @@ import {
   MAX_DNS_LABEL_LENGTH,
   MAX_DNS_NAME_LENGTH,
   parseDnsName,
+  parseDnsNames,
   type DnsNameErrorReason,
 } from "../../src/lib/spiffe/dns-name";
 
@@ -115,5 +116,22 @@ describe("parseDnsName", () => {
       }
     }
     expect(accepted).toBeGreaterThan(0);
+  });
+});
+
+describe("parseDnsNames (the DNS SANs of one certificate)", () => {
+  it("keeps names equal after lowercasing once, lowercased, where the first spelling was", () => {
+    const r = parseDnsNames(["API.example.org", "b.example.org", "api.example.org", "B.EXAMPLE.ORG", "*.X.example.org", "*.x.example.org", "Api.Example.Org"]);
+    expect(r).toEqual({ ok: true, value: ["api.example.org", "b.example.org", "*.x.example.org"] });
+  });
+
+  it("keeps distinct names in their order, and an empty list empty", () => {
+    expect(parseDnsNames(["c.example.org", "a.example.org", "b.example.org"])).toEqual({ ok: true, value: ["c.example.org", "a.example.org", "b.example.org"] });
+    expect(parseDnsNames([])).toEqual({ ok: true, value: [] });
+  });
+
+  it("refuses the list at its first invalid name, saying which", () => {
+    const r = parseDnsNames(["a.example.org", "A.example.org", "bad_name", "-x.example.org"]);
+    expect(r).toMatchObject({ ok: false, error: { index: 2, input: "bad_name", reason: "bad_char" } });
   });
 });

@@ -6,7 +6,7 @@
 import { join, resolve } from "node:path";
 import { toBase64, toPem } from "../../lib/encoding";
 import { err, ok, type Result } from "../../lib/result";
-import { parseDnsName } from "../../lib/spiffe/dns-name";
+import { parseDnsNames } from "../../lib/spiffe/dns-name";
 import { defineCommand } from "../command";
 import { failure, oneLine, usageError, type CliFailure } from "../failure";
 import { writeFilesAtomically } from "../files";
@@ -32,7 +32,7 @@ Options:
   --spiffe-id ID    the workload's SPIFFE ID, e.g. spiffe://example.org/ns/prod/sa/api (required)
   --write DIR       the directory to write into (required)
   --ttl DURATION    lifetime, e.g. 30m, 1h, 1d (default: the server's)
-  --dns NAME        a DNS name SAN; repeat for more
+  --dns NAME        a DNS name SAN; repeat for more (lowercased; repeats are sent once)
   --key-type TYPE   ${KEY_TYPES.join(", ")} (default ${DEFAULT_KEY_TYPE})
   --server URL      the Signet server (env SIGNET_SERVER; default http://127.0.0.1:8787)
   -h, --help        show this help
@@ -69,12 +69,9 @@ export const x509MintCommand = defineCommand({
     if (!ttl.ok) return ttl;
     const keyType = oneOfFlag(flags["key-type"], "key-type", KEY_TYPES, DEFAULT_KEY_TYPE, NAME);
     if (!keyType.ok) return keyType;
-    const dnsNames: string[] = [];
-    for (const raw of flags.dns ?? []) {
-      const name = parseDnsName(raw);
-      if (!name.ok) return err(usageError(`--dns '${oneLine(raw, 100)}' is not a valid DNS name: ${name.error.detail}`, NAME));
-      dnsNames.push(name.value);
-    }
+    const dns = parseDnsNames(flags.dns ?? []);
+    if (!dns.ok) return err(usageError(`--dns '${oneLine(dns.error.input, 100)}' is not a valid DNS name: ${dns.error.detail}`, NAME));
+    const dnsNames = dns.value;
     const token = await ctx.adminToken();
     if (!token.ok) return token;
 

@@ -4,7 +4,7 @@
  * out (as SPIRE's BatchNewX509SVID). Expected failures are values, one per request.
  */
 import { err, ok, type Result } from "../result";
-import { parseDnsName } from "../spiffe/dns-name";
+import { parseDnsNames } from "../spiffe/dns-name";
 import { requireWorkloadId, type SpiffeId, type TrustDomain } from "../spiffe/id";
 import { signJwtSvid } from "../spiffe/jwt-svid";
 import type { JwtAlgorithm } from "../spiffe/bundle";
@@ -121,12 +121,10 @@ async function issueOne(issuer: X509Issuer, req: X509SvidRequest, opts: IssueOpt
   if (!id.ok) return id;
   const ttlError = checkTtl(req.ttlSeconds, opts.maxTtlSeconds);
   if (ttlError) return err(ttlError);
-  const dnsNames: string[] = [];
-  for (const name of req.dnsNames ?? []) {
-    const dns = parseDnsName(name);
-    if (!dns.ok) return fail("invalid_dns_name", `${JSON.stringify(name.slice(0, 80))}: ${dns.error.detail}`);
-    dnsNames.push(dns.value);
-  }
+  // Lowercased, and names equal but for case kept once: the limit counts distinct names.
+  const dns = parseDnsNames(req.dnsNames ?? []);
+  if (!dns.ok) return fail("invalid_dns_name", `${JSON.stringify(dns.error.input.slice(0, 80))}: ${dns.error.detail}`);
+  const dnsNames = dns.value;
   if (dnsNames.length > MAX_DNS_NAMES) return fail("invalid_dns_name", `at most ${MAX_DNS_NAMES} DNS names`);
   const key = await workloadKey(req);
   if (!key.ok) return key;

@@ -4,7 +4,8 @@
  *
  * Accepted: RFC 1123 host names in RFC 5280 "preferred name syntax", ASCII only (an internationalised
  * name must be given in its A-label form, `xn--…`), with one optional leading `*.` wildcard label.
- * The result is lowercased, so equal names compare equal.
+ * The result is lowercased, so equal names compare equal. A certificate's list of names goes through
+ * `parseDnsNames`, which keeps names equal after lowercasing once (a SAN never lists a name twice).
  *
  * - Labels: letters, digits and `-`; 1–63 characters; not starting or ending with `-`.
  * - Whole name: at most 253 characters (the wire limit of 255 octets minus length prefixes).
@@ -129,4 +130,24 @@ export function parseDnsName(s: string): Result<DnsName, DnsNameError> {
     return fail("ip_literal", "an all-numeric last label is an IP address, not a host name (use an IP SAN)");
   }
   return ok(s.toLowerCase() as DnsName);
+}
+
+export interface DnsNameListError extends DnsNameError {
+  /** Position of the first invalid name in the input list, and the name as given. */
+  readonly index: number;
+  readonly input: string;
+}
+
+/**
+ * Parses the dNSName SANs of one certificate. Names equal after lowercasing (`API.example.org`,
+ * `api.example.org`) are one name: each is kept once, lowercased, where its first spelling was.
+ */
+export function parseDnsNames(names: readonly string[]): Result<DnsName[], DnsNameListError> {
+  const unique = new Set<DnsName>();
+  for (const [index, input] of names.entries()) {
+    const name = parseDnsName(input);
+    if (!name.ok) return err({ ...name.error, index, input });
+    unique.add(name.value);
+  }
+  return ok([...unique]);
 }

@@ -92,6 +92,13 @@ describe("signet x509 mint", () => {
     else expect(key.asymmetricKeyDetails?.modulusLength).toBe(2048);
   });
 
+  it("sends DNS names equal after lowercasing once, in first-seen order", async () => {
+    const run = await mint("--dns", "API.example.org", "--dns", "b.example.org", "--dns", "api.example.org", "--dns", "B.Example.Org");
+    expect([run.code, run.stderr]).toEqual([0, ""]);
+    const body = JSON.parse(server.requests[0]!.body) as Record<string, unknown>;
+    expect(body.dns_names).toEqual(["api.example.org", "b.example.org"]);
+  });
+
   it("omits ttl and dns_names when not given, and replaces earlier files", async () => {
     await mint();
     const firstKey = await readFile(join(cwd.path, "out", "key.pem"), "utf8");
