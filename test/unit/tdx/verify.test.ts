@@ -32,8 +32,20 @@ async function verdict(verifier: TdxVerifier, quote: Uint8Array, collateral: Tdx
   return r.ok ? `ok:${r.value.tcb_status}` : r.error.reason;
 }
 
+/**
+ * What the quote sweeps must cover, from each fixture's layout: the signed header and TD report
+ * (v4: 48 + 584 bytes; v5 TD 1.5: 48 + 6 + 648), the QE authentication data, and the PCK chain's
+ * DER lengths (leaf, PCK CA, root). A sweep's mutation count is checked against these, so one whose
+ * offsets went wrong cannot pass by running zero times.
+ */
+const QUOTE_LAYOUT: Record<string, { signedEnd: number; qeAuthData: number; pckDer: readonly number[] }> = {
+  [V4]: { signedEnd: 632, qeAuthData: 32, pckDer: [1268, 666, 659] },
+  [V5]: { signedEnd: 702, qeAuthData: 32, pckDer: [1269, 666, 659] },
+};
+
 describe.each([V4, V5])("flipped bytes in the quote %s", (dir) => {
   const v = loadVector(dir);
+  const layout = QUOTE_LAYOUT[dir]!;
   const q = parseTdxQuote(v.quote);
   if (!q.ok) throw new Error("fixture");
   const signedEnd = q.value.signedData.length;
@@ -42,47 +54,58 @@ describe.each([V4, V5])("flipped bytes in the quote %s", (dir) => {
   const verifier = new TdxVerifier();
   const collateral = collateralOf(v.files);
 
-  async function sweep(from: number, to: number, allowed: (code: string) => boolean, step = 1) {
+  /** Flips each byte in [from, to); returns how many it flipped. */
+  async function sweep(from: number, to: number, allowed: (code: string) => boolean): Promise<number> {
     const col = await collateral;
-    for (let at = from; at < to; at += step) {
+    let flipped = 0;
+    for (let at = from; at < to; at++, flipped++) {
       const code = await verdict(verifier, flip(v.quote, at), col, v.now);
       if (!allowed(code)) throw new Error(`flipping byte ${at} gave ${code}`);
     }
+    return flipped;
   }
+
+  it("the layout the sweeps rely on", () => {
+    expect([signedEnd, q.value.qeAuthData.length]).toEqual([layout.signedEnd, layout.qeAuthData]);
+    expect([0, 1, 2].map((i) => pemCertificateDer(q.value.pckChainPem, i).length)).toEqual(layout.pckDer);
+  });
 
   it("the unmodified quote verifies", async () => {
     expect(await verdict(verifier, v.quote, await collateral, v.now)).toBe(`ok:${v.expected.tcb_status}`);
   });
   it("header and TD report (signed by the attestation key)", async () => {
-    await sweep(0, signedEnd, (code) => FORMAT.has(code) || code === "quote_signature_invalid" || code === "tdx_module_mismatch");
+    expect(await sweep(0, signedEnd, (code) => FORMAT.has(code) || code === "quote_signature_invalid" || code === "tdx_module_mismatch")).toBe(layout.signedEnd);
   });
   it("signature data length and certification data header", async () => {
     for (const at of [signedEnd, signedEnd + 1, signedEnd + 3, s + 128, s + 129, s + 130, s + 131, s + 133]) {
       expect(FORMAT.has(await verdict(verifier, flip(v.quote, at), await collateral, v.now))).toBe(true);
     }
   });
-  it("quote signature", async () => sweep(s, s + 64, (code) => code === "quote_signature_invalid"));
-  it("attestation key", async () => sweep(s + 64, s + 128, (code) => code === "qe_report_data_mismatch"));
-  it("QE report (signed by the PCK key)", async () => sweep(c, c + 384, (code) => code === "qe_report_signature_invalid"));
-  it("QE report signature", async () => sweep(c + 384, c + 448, (code) => code === "qe_report_signature_invalid"));
+  it("quote signature", async () => expect(await sweep(s, s + 64, (code) => code === "quote_signature_invalid")).toBe(64));
+  it("attestation key", async () => expect(await sweep(s + 64, s + 128, (code) => code === "qe_report_data_mismatch")).toBe(64));
+  it("QE report (signed by the PCK key)", async () => expect(await sweep(c, c + 384, (code) => code === "qe_report_signature_invalid")).toBe(384));
+  it("QE report signature", async () => expect(await sweep(c + 384, c + 448, (code) => code === "qe_report_signature_invalid")).toBe(64));
   it("QE authentication data and the sizes around it", async () => {
-    await sweep(c + 450, c + 450 + q.value.qeAuthData.length, (code) => code === "qe_report_data_mismatch");
-    await sweep(c + 448, c + 450, (code) => FORMAT.has(code));
+    expect(await sweep(c + 450, c + 450 + q.value.qeAuthData.length, (code) => code === "qe_report_data_mismatch")).toBe(layout.qeAuthData);
+    expect(await sweep(c + 448, c + 450, (code) => FORMAT.has(code))).toBe(2);
   });
   it("the PCK chain's certificates (each DER byte position, sampled)", async () => {
     const pem = q.value.pckChainPem;
     const pemAt = pem.byteOffset - v.quote.byteOffset;
     expect(pemCertificateCount(pem)).toBe(3);
     const col = await collateral;
+    const flipped = [0, 0, 0];
     for (const index of [0, 1, 2]) {
       const der = pemCertificateDer(pem, index);
-      for (let at = index; at < der.length; at += 23) {
+      for (let at = index; at < der.length; at += 23, flipped[index]!++) {
         const tampered = v.quote.slice();
         tampered.set(replacePemCertificate(pem, index, flip(der, at)), pemAt);
         const code = await verdict(verifier, tampered, col, v.now);
         if (code !== "pck_chain_malformed" && code !== "pck_chain_untrusted") throw new Error(`cert ${index} byte ${at}: ${code}`);
       }
     }
+    expect(flipped).toEqual(layout.pckDer.map((length, index) => Math.ceil((length - index) / 23)));
+    expect(flipped).toEqual([56, 29, 29]);
   });
   it("bytes after the signature data are ignored", async () => {
     const padded = new Uint8Array(q.value.end + 64).fill(0xa5);
@@ -95,15 +118,26 @@ describe("tampered collateral", () => {
   const v = loadVector(V4);
   const verifier = new TdxVerifier();
 
-  async function sweepFile(name: string, allowed: readonly TdxFailureReason[], step: number, range?: [number, number]) {
+  /** Flips every `step`th byte of `name` in `range` (default: all of it); returns how many it flipped. */
+  async function sweepFile(name: string, allowed: readonly TdxFailureReason[], step: number, range?: [number, number]): Promise<number> {
     const bytes = v.files[name]!;
     const [from, to] = range ?? [0, bytes.length];
-    for (let at = from; at < to; at += step) {
+    let flipped = 0;
+    for (let at = from; at < to; at += step, flipped++) {
       const c = await parseTdxCollateral({ ...v.files, [name]: flip(bytes, at) });
       const code = c.ok ? await verdict(verifier, v.quote, c.value, v.now) : c.error.reason;
       if (!(allowed as readonly string[]).includes(code)) throw new Error(`${name} byte ${at}: ${code}`);
     }
+    return flipped;
   }
+
+  // The V4 collateral the sweeps below count on: file sizes, and where the signed member lies.
+  it("the collateral layout the sweeps rely on", () => {
+    const sizes = ["tcb_info.json", "qe_identity.json", "root_ca_crl.der", "pck_crl.der"].map((n) => v.files[n]!.length);
+    expect(sizes).toEqual([4921, 624, 292, 2662]);
+    expect(signedSpan("tcb_info.json", "tcbInfo")).toEqual([11, 4777]);
+    expect(signedSpan("qe_identity.json", "enclaveIdentity")).toEqual([19, 480]);
+  });
 
   function signedSpan(name: string, member: string): [number, number] {
     const text = new TextDecoder().decode(v.files[name]!);
@@ -112,18 +146,18 @@ describe("tampered collateral", () => {
   }
 
   it("TCB Info: every 11th byte of the signed tcbInfo, and the signature", async () => {
-    await sweepFile("tcb_info.json", ["tcb_info_malformed", "tcb_info_untrusted"], 11, signedSpan("tcb_info.json", "tcbInfo"));
+    expect(await sweepFile("tcb_info.json", ["tcb_info_malformed", "tcb_info_untrusted"], 11, signedSpan("tcb_info.json", "tcbInfo"))).toBe(434); // ⌈4766 / 11⌉
     const text = new TextDecoder().decode(v.files["tcb_info.json"]!);
-    await sweepFile("tcb_info.json", ["tcb_info_malformed", "tcb_info_untrusted"], 1, [text.length - 130, text.length - 2]);
+    expect(await sweepFile("tcb_info.json", ["tcb_info_malformed", "tcb_info_untrusted"], 1, [text.length - 130, text.length - 2])).toBe(128); // 64 bytes in hex
   });
   it("QE Identity: every 2nd byte of the signed enclaveIdentity, and the signature", async () => {
-    await sweepFile("qe_identity.json", ["qe_identity_malformed", "qe_identity_untrusted"], 2, signedSpan("qe_identity.json", "enclaveIdentity"));
+    expect(await sweepFile("qe_identity.json", ["qe_identity_malformed", "qe_identity_untrusted"], 2, signedSpan("qe_identity.json", "enclaveIdentity"))).toBe(231); // ⌈461 / 2⌉
     const text = new TextDecoder().decode(v.files["qe_identity.json"]!);
-    await sweepFile("qe_identity.json", ["qe_identity_malformed", "qe_identity_untrusted"], 1, [text.length - 130, text.length - 2]);
+    expect(await sweepFile("qe_identity.json", ["qe_identity_malformed", "qe_identity_untrusted"], 1, [text.length - 130, text.length - 2])).toBe(128);
   });
   it("CRLs: every 2nd byte of the root CRL, every 13th of the PCK CRL", async () => {
-    await sweepFile("root_ca_crl.der", ["root_ca_crl_malformed", "root_ca_crl_untrusted"], 2);
-    await sweepFile("pck_crl.der", ["pck_crl_malformed", "pck_crl_untrusted", "pck_crl_wrong_issuer"], 13);
+    expect(await sweepFile("root_ca_crl.der", ["root_ca_crl_malformed", "root_ca_crl_untrusted"], 2)).toBe(146); // ⌈292 / 2⌉
+    expect(await sweepFile("pck_crl.der", ["pck_crl_malformed", "pck_crl_untrusted", "pck_crl_wrong_issuer"], 13)).toBe(205); // ⌈2662 / 13⌉
   });
   it.each([
     ["tcb_info_issuer_chain.pem", "tcb_info_untrusted"],
@@ -131,14 +165,18 @@ describe("tampered collateral", () => {
     ["pck_crl_issuer_chain.pem", "pck_crl_untrusted"],
   ] as const)("%s: each certificate's DER, sampled", async (name, untrusted) => {
     const pem = v.files[name]!;
+    expect(pemCertificateCount(pem)).toBe(2);
+    const flipped = [0, 0];
     for (const index of [0, 1]) {
       const der = pemCertificateDer(pem, index);
-      for (let at = index; at < der.length; at += 31) {
+      for (let at = index; at < der.length; at += 31, flipped[index]!++) {
         const c = await parseTdxCollateral({ ...v.files, [name]: replacePemCertificate(pem, index, flip(der, at)) });
         const code = c.ok ? await verdict(verifier, v.quote, c.value, v.now) : c.error.reason;
         if (code !== "issuer_chain_malformed" && code !== untrusted) throw new Error(`${name} cert ${index} byte ${at}: ${code}`);
       }
     }
+    // The signing certificate (657 or 666 bytes) and the root (659), every 31st byte.
+    expect(flipped).toEqual([22, 22]);
   });
   it("a TCB Info for SGX, or an SGX QE identity, is a mismatch", async () => {
     const c = await collateralOf(v.files);
