@@ -7,7 +7,11 @@
  * - Every change of the published key set happens in one transaction with the rebuilt bundle and a
  *   bumped `spiffe_sequence`.
  * - Rotation runs serialised (`serialize` = blockConcurrencyWhile in the object), never concurrently
- *   with itself; signing reads `#signers`, which rotation replaces as a whole.
+ *   with itself; signing reads the active signers, which rotation replaces as a whole.
+ * - One rotation settles whatever is stored (see planRotation); a second one right after is a no-op,
+ *   and the result is checked: a plan that does not settle throws instead of leaving a stale schedule.
+ * - Nothing signs outside its validity (`signers()` refuses), and nothing is written while the KEK
+ *   cannot open the stored keys: the public bundle is still served from storage.
  *
  * Time comes from the injected clock, so tests drive rotation over simulated days.
  */
@@ -17,6 +21,7 @@ import type { Clock } from "../lib/clock";
 import { generateSigningKey, importPrivateKey, randomKeyId, unwrapPrivateKey, wrapPrivateKey } from "../lib/crypto/keys";
 import { fromBase64, toBase64 } from "../lib/encoding";
 import { planRotation, TRACKS, type AuthoritySchedule, type RotationAction, type Track } from "../lib/ca/rotation";
+import { err, ok, type Result } from "../lib/result";
 import { bundleKeys, oidcJwks, type BundleKey, type JwksKey, type JwtAlgorithm, type PublicJwk } from "../lib/spiffe/bundle";
 import type { TrustDomain } from "../lib/spiffe/id";
 import type { KeyType } from "../lib/x509/algorithms";
@@ -62,8 +67,18 @@ export interface PublishedBundle {
 
 const TRACK_KEY_TYPE: Record<Exclude<Track, "x509">, KeyType> = { "jwt-es256": "ec-p256", "jwt-rs256": "rsa-2048" };
 const TRACK_ALG: Record<Exclude<Track, "x509">, JwtAlgorithm> = { "jwt-es256": "ES256", "jwt-rs256": "RS256" };
-/** CA certificates are backdated like SPIRE backdates (clock skew between peers). */
-const BACKDATE_MS = 10_000;
+
+export interface CaUnavailable {
+  readonly reason: "ca_misconfigured";
+  /** Logged, never sent. */
+  readonly detail: string;
+}
+
+/** The keys that sign now: valid at the time they were asked for. */
+export interface Signers {
+  readonly x509: X509Signer;
+  jwt(alg: JwtAlgorithm): JwtSigner | undefined;
+}
 
 export class CaEngine {
   readonly #deps: CaEngineDeps;
@@ -72,6 +87,8 @@ export class CaEngine {
   #bundle: PublishedBundle | undefined;
   #nextCheckAt: number | undefined;
   #loaded = false;
+  /** Why nothing can be signed: the KEK does not open the stored keys. Rotation stops too. */
+  #locked: string | undefined;
 
   constructor(deps: CaEngineDeps) {
     this.#deps = deps;
@@ -81,88 +98,110 @@ export class CaEngine {
     return this.#deps.settings;
   }
 
-  /** When rotation should run next (the alarm time). */
+  /** When rotation should run next (the alarm time); undefined while the keys cannot be opened. */
   get nextCheckAt(): number | undefined {
-    return this.#nextCheckAt;
+    return this.#locked === undefined ? this.#nextCheckAt : undefined;
   }
 
   now(): number {
     return this.#deps.clock.now();
   }
 
-  /** Loads keys on first use and rotates when due. Cheap when nothing is due. */
+  /**
+   * Loads keys on first use and rotates when due. Cheap when nothing is due. Throws only on a bug
+   * or a storage failure (rotation that does not settle), never because of the stored state.
+   */
   async ready(): Promise<void> {
     const now = this.now();
     if (this.#loaded && (this.#nextCheckAt === undefined || now < this.#nextCheckAt)) return;
     await this.#deps.serialize(() => this.#rotateLocked());
   }
 
-  /** Runs rotation now (the alarm); returns when it should run again. */
+  /** Runs rotation now (the alarm); returns when it should run again (undefined: keys unusable). */
   async rotate(): Promise<number | undefined> {
-    await this.#deps.serialize(() => this.#rotateLocked());
-    return this.#nextCheckAt;
+    await this.#deps.serialize(() => this.#rotateLocked(true));
+    return this.nextCheckAt;
   }
 
-  x509Signer(): X509Signer {
-    if (!this.#x509) throw new Error("certificate authority not initialised");
-    return this.#x509;
+  /** The active keys, if they can sign now. */
+  signers(): Result<Signers, CaUnavailable> {
+    if (this.#locked !== undefined) return err({ reason: "ca_misconfigured", detail: this.#locked });
+    const x509 = this.#x509;
+    const now = this.now();
+    const jwt = [...this.#jwt.values()];
+    if (!x509 || jwt.length !== TRACKS.length - 1) return err({ reason: "ca_misconfigured", detail: "the certificate authority has not loaded its keys" });
+    for (const s of [x509, ...jwt]) {
+      if (now < s.row.notBefore || now >= s.row.notAfter) {
+        return err({ reason: "ca_misconfigured", detail: `authority ${s.row.id} (${s.row.track}) is not valid now; rotation has not run` });
+      }
+    }
+    return ok({ x509, jwt: (alg) => jwt.find((s) => s.alg === alg) });
   }
 
-  jwtSigner(alg: JwtAlgorithm): JwtSigner | undefined {
-    for (const s of this.#jwt.values()) if (s.alg === alg) return s;
-    return undefined;
+  /** The published documents: as loaded, else as stored (served even while the keys cannot be opened). */
+  bundle(): PublishedBundle | undefined {
+    return this.#bundle ?? this.#readBundle();
   }
 
-  bundle(): PublishedBundle {
-    if (!this.#bundle) throw new Error("certificate authority not initialised");
-    return this.#bundle;
-  }
-
-  async #rotateLocked(): Promise<void> {
+  async #rotateLocked(force = false): Promise<void> {
     // Re-check inside the lock: another caller may have rotated while we waited.
     const now = this.now();
-    if (this.#loaded && this.#nextCheckAt !== undefined && now < this.#nextCheckAt) return;
-    for (let step = 0; step < 8; step++) {
-      const rows = this.#deps.db.select().from(authorities).all();
-      const plan = planRotation(rows.map(toSchedule), now);
-      if (plan.actions.length === 0) {
-        this.#nextCheckAt = plan.nextCheckAt;
-        break;
-      }
-      await this.#apply(plan.actions, now);
+    if (!force && this.#loaded && this.#nextCheckAt !== undefined && now < this.#nextCheckAt) return;
+    const { db, settings } = this.#deps;
+    const rows = db.select().from(authorities).all();
+    this.#locked = await this.#kekProblem(rows);
+    if (this.#locked !== undefined) {
+      // Nothing is written with a key-encryption key that cannot open what is stored.
+      this.#bundle = this.#readBundle();
+      this.#nextCheckAt = undefined;
+      this.#loaded = true;
+      return;
     }
+    const rotation = { lifetimeMs: settings.caTtl * 1000 };
+    let plan = planRotation(rows.map(toSchedule), now, rotation);
+    if (plan.actions.length > 0) {
+      await this.#apply(plan.actions, now);
+      plan = planRotation(db.select().from(authorities).all().map(toSchedule), now, rotation);
+      if (plan.actions.length > 0) throw new Error(`CA rotation did not settle: ${plan.actions.map((a) => a.kind).join(", ")} still due`);
+    }
+    this.#nextCheckAt = plan.nextCheckAt;
     await this.#load();
+  }
+
+  /** Says why the KEK cannot be used, if it does not open a key that may still sign. */
+  async #kekProblem(rows: readonly AuthorityRow[]): Promise<string | undefined> {
+    for (const row of rows) {
+      if (row.status === "old") continue;
+      const pkcs8 = await unwrapPrivateKey(this.#deps.kek, row.wrappedKey, row.id);
+      if (!pkcs8.ok) {
+        return `SIGNET_KEK does not open the stored key of authority ${row.id} (${row.track}): restore the SIGNET_KEK this CA was created with`;
+      }
+      pkcs8.value.fill(0);
+    }
+    return undefined;
   }
 
   async #apply(actions: readonly RotationAction[], now: number): Promise<void> {
     // WebCrypto work first; the transaction itself never awaits.
     const inserts: (typeof authorities.$inferInsert)[] = [];
-    for (const a of actions) {
-      if (a.kind === "create_active" || a.kind === "prepare") {
-        inserts.push(await this.#newAuthority(a.track, a.kind === "create_active" ? "active" : "prepared", now));
-      }
-    }
+    for (const a of actions) if (a.kind === "create") inserts.push(await this.#newAuthority(a, now));
     const { db, storage } = this.#deps;
     storage.transactionSync(() => {
       for (const a of actions) {
         if (a.kind === "prune") db.delete(authorities).where(eq(authorities.id, a.id)).run();
-        if (a.kind === "activate") {
-          db.update(authorities).set({ status: "old" }).where(eq(authorities.track, a.track)).run();
-          db.update(authorities).set({ status: "active" }).where(eq(authorities.id, a.id)).run();
-        }
+        if (a.kind === "set_status") db.update(authorities).set({ status: a.status }).where(eq(authorities.id, a.id)).run();
       }
       for (const row of inserts) db.insert(authorities).values(row).run();
       this.#publishLocked(now);
     });
   }
 
-  async #newAuthority(track: Track, status: "active" | "prepared", now: number): Promise<typeof authorities.$inferInsert> {
+  async #newAuthority(a: Extract<RotationAction, { kind: "create" }>, now: number): Promise<typeof authorities.$inferInsert> {
     const { settings, kek } = this.#deps;
     const id = crypto.randomUUID();
+    const { track, notBefore, notAfter } = a;
     const keyType = track === "x509" ? settings.caKeyType : TRACK_KEY_TYPE[track];
     const key = await generateSigningKey(keyType);
-    const notBefore = Math.floor((now - BACKDATE_MS) / 1000) * 1000;
-    const notAfter = Math.floor((now + settings.caTtl * 1000) / 1000) * 1000;
     let certificate: string | null = null;
     if (track === "x509") {
       const der = await buildCaCertificate({
@@ -179,7 +218,7 @@ export class CaEngine {
       id,
       track,
       keyType,
-      status,
+      status: a.status,
       kid: track === "x509" ? null : randomKeyId(),
       wrappedKey: await wrapPrivateKey(kek, key.pkcs8, id),
       publicJwk: JSON.stringify(key.publicJwk),
@@ -189,7 +228,6 @@ export class CaEngine {
       createdAt: now,
     };
   }
-
   /** Rebuilds the published documents from the rows; bumps the sequence if the key set changed. */
   #publishLocked(now: number): void {
     const { db } = this.#deps;
@@ -238,18 +276,25 @@ export class CaEngine {
         jwt.set(row.track, { row, key, kid: row.kid!, alg: TRACK_ALG[row.track], notAfter: row.notAfter });
       }
     }
-    const state = db.select().from(bundleState).where(eq(bundleState.id, 1)).get();
-    if (!x509 || jwt.size !== TRACKS.length - 1 || !state) throw new Error("certificate authority has no active keys after rotation");
+    const bundle = this.#readBundle();
+    if (!x509 || jwt.size !== TRACKS.length - 1 || !bundle) throw new Error("certificate authority has no active keys after rotation");
     this.#x509 = x509;
     this.#jwt = jwt;
+    this.#bundle = bundle;
+    this.#loaded = true;
+  }
+
+  /** The published documents as stored (public data: readable without the KEK). */
+  #readBundle(): PublishedBundle | undefined {
+    const state = this.#deps.db.select().from(bundleState).where(eq(bundleState.id, 1)).get();
+    if (!state) return undefined;
     const keys = JSON.parse(state.keys) as BundleKey[];
-    this.#bundle = {
+    return {
       sequence: state.sequence,
       keys,
       jwks: JSON.parse(state.jwks) as { keys: JwksKey[] },
       x509Authorities: keys.filter((k) => k.use === "x509-svid").map((k) => fromBase64(k.x5c![0]!)!),
     };
-    this.#loaded = true;
   }
 }
 

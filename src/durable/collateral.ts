@@ -3,18 +3,18 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { systemClock } from "../lib/clock";
-import { DEFAULT_KDS_URL, type EndorsementSigner, type SnpProductLine } from "../lib/attestation/collateral/amd-kds";
-import { DEFAULT_PCS_URL, DEFAULT_ROOT_CA_CRL_URL } from "../lib/attestation/collateral/intel-pcs";
+import type { EndorsementSigner, SnpProductLine } from "../lib/attestation/collateral/amd-kds";
+import { loadConfig } from "../lib/config";
 import { CollateralService, type SnpVcekInput, type TdxCollateralInput } from "./collateral-service";
 import { openDb } from "./db";
 import * as schema from "./tables/collateral";
 import migrations from "../../migrations/collateral/migrations.js";
 
-export type { StoredCollateral, UploadError } from "./collateral-service";
+export type { DeleteError, StoredCollateral, UploadError } from "./collateral-service";
 
 /**
  * The Durable Object: one per deployment (`collateralStore(env)`), RPC verbs delegate to the service.
- * Vendor endpoints come from AMD_KDS_URL, INTEL_PCS_URL (or a PCCS) and INTEL_ROOT_CA_CRL_URL.
+ * Vendor endpoints come from the configuration (AMD_KDS_URL, INTEL_PCS_URL or a PCCS, INTEL_ROOT_CA_CRL_URL).
  */
 export class CollateralStore extends DurableObject<Env> {
   #service!: CollateralService;
@@ -22,13 +22,15 @@ export class CollateralStore extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
-      const e = env as unknown as Record<string, string | undefined>;
+      // The Worker refuses every request while the configuration is wrong, so none reaches us then.
+      const loaded = loadConfig(env);
+      if (!loaded.ok) throw new Error(`collateral store: ${loaded.error.detail}`);
       this.#service = new CollateralService({
         db: openDb(ctx, schema, migrations),
         storage: ctx.storage,
         fetch: (url, init) => fetch(url, init),
         clock: systemClock,
-        sources: { kds: e.AMD_KDS_URL || DEFAULT_KDS_URL, pcs: e.INTEL_PCS_URL || DEFAULT_PCS_URL, rootCrl: e.INTEL_ROOT_CA_CRL_URL || DEFAULT_ROOT_CA_CRL_URL },
+        sources: loaded.value.config.collateralSources,
       });
     });
   }
@@ -53,6 +55,9 @@ export class CollateralStore extends DurableObject<Env> {
   }
   listCollateral() {
     return this.#service.listCollateral();
+  }
+  deleteCollateral(input: { key: string }) {
+    return this.#service.deleteCollateral(input);
   }
 }
 

@@ -8,6 +8,8 @@ import { parseTrustDomain, type TrustDomain } from "./spiffe/id";
 import { fromBase64 } from "./encoding";
 import type { KeyType } from "./x509/algorithms";
 import { err, ok, type Result } from "./result";
+import { DEFAULT_KDS_URL } from "./attestation/collateral/amd-kds";
+import { DEFAULT_PCS_URL, DEFAULT_ROOT_CA_CRL_URL } from "./attestation/collateral/intel-pcs";
 
 export type Profile = "permissive" | "restricted";
 
@@ -22,6 +24,14 @@ export interface Config {
   readonly defaultX509SvidTtl: number;
   readonly defaultJwtSvidTtl: number;
   readonly bundleRefreshHint: number;
+  /** Where attestation collateral comes from (AMD KDS, Intel PCS or a PCCS, the SGX Root CA CRL). */
+  readonly collateralSources: CollateralSources;
+}
+
+export interface CollateralSources {
+  readonly kds: string;
+  readonly pcs: string;
+  readonly rootCrl: string;
 }
 
 export interface Secrets {
@@ -44,12 +54,21 @@ const RawVars = z.object({
   DEFAULT_X509_SVID_TTL: z.string().default("1h"),
   DEFAULT_JWT_SVID_TTL: z.string().default("5m"),
   BUNDLE_REFRESH_HINT: z.string().default("5m"),
+  AMD_KDS_URL: z.string().default(""),
+  INTEL_PCS_URL: z.string().default(""),
+  INTEL_ROOT_CA_CRL_URL: z.string().default(""),
 });
+
+/**
+ * What configuration is read from: the Worker's and every Durable Object's `env` (wrangler's `Env`
+ * is assignable to it), or a plain record in tests.
+ */
+export type ConfigVars = { readonly [K in keyof z.input<typeof RawVars> | "SIGNET_ADMIN_TOKEN" | "SIGNET_KEK"]?: unknown };
 
 /** Smallest CA lifetime we accept: the rotation schedule (1/2, 5/6) needs room for SVIDs. */
 export const MIN_CA_TTL_SECONDS = 60 * 60;
 
-export function parseConfig(vars: Record<string, unknown>): Result<Config, ConfigError> {
+export function parseConfig(vars: ConfigVars): Result<Config, ConfigError> {
   const raw = RawVars.safeParse(vars);
   if (!raw.success) {
     const issue = raw.error.issues[0];
@@ -67,12 +86,30 @@ export function parseConfig(vars: Record<string, unknown>): Result<Config, Confi
   }
   const caTtl = durations.CA_TTL!;
   if (caTtl < MIN_CA_TTL_SECONDS) return err({ reason: "invalid_config", detail: "CA_TTL must be at least 1h" });
+  // Every SVID lives inside its signing key's lifetime: a default longer than that fails every mint.
+  for (const name of ["DEFAULT_X509_SVID_TTL", "DEFAULT_JWT_SVID_TTL"] as const) {
+    if (durations[name]! > caTtl) return err({ reason: "invalid_config", detail: `${name} must not be longer than CA_TTL` });
+  }
 
   let oidcIssuer: string | undefined;
   if (v.OIDC_ISSUER !== "") {
     const issuer = validateIssuer(v.OIDC_ISSUER, v.SIGNET_PROFILE);
     if (!issuer.ok) return issuer;
     oidcIssuer = issuer.value;
+  } else if (v.SIGNET_PROFILE === "restricted") {
+    // Without it the issuer would follow each request's Host header.
+    return err({ reason: "invalid_config", detail: "OIDC_ISSUER must be set (an https origin) in the restricted profile" });
+  }
+
+  const sources: Record<string, string> = {};
+  for (const [name, fallback] of [
+    ["AMD_KDS_URL", DEFAULT_KDS_URL],
+    ["INTEL_PCS_URL", DEFAULT_PCS_URL],
+    ["INTEL_ROOT_CA_CRL_URL", DEFAULT_ROOT_CA_CRL_URL],
+  ] as const) {
+    const url = validateSourceUrl(name, v[name] || fallback, v.SIGNET_PROFILE);
+    if (!url.ok) return url;
+    sources[name] = url.value;
   }
 
   return ok({
@@ -84,7 +121,30 @@ export function parseConfig(vars: Record<string, unknown>): Result<Config, Confi
     defaultX509SvidTtl: durations.DEFAULT_X509_SVID_TTL!,
     defaultJwtSvidTtl: durations.DEFAULT_JWT_SVID_TTL!,
     bundleRefreshHint: durations.BUNDLE_REFRESH_HINT!,
+    collateralSources: { kds: sources.AMD_KDS_URL!, pcs: sources.INTEL_PCS_URL!, rootCrl: sources.INTEL_ROOT_CA_CRL_URL! },
   });
+}
+
+/**
+ * A collateral service URL: http(s), no query, fragment or userinfo, no trailing slash (paths are
+ * appended). https only in the restricted profile: collateral is verified, but a plain-text channel
+ * still lets anyone on the path withhold or stall it.
+ */
+function validateSourceUrl(name: string, s: string, profile: Profile): Result<string, ConfigError> {
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return err({ reason: "invalid_config", detail: `${name} is not a URL` });
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && profile === "permissive")) {
+    return err({ reason: "invalid_config", detail: `${name} must use https${profile === "restricted" ? " in the restricted profile" : ""}` });
+  }
+  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "" || s.includes("?") || s.includes("#")) {
+    return err({ reason: "invalid_config", detail: `${name} must not have a query, fragment or userinfo` });
+  }
+  if (s.endsWith("/")) return err({ reason: "invalid_config", detail: `${name} must not end with a slash` });
+  return ok(s);
 }
 
 /**
@@ -112,7 +172,7 @@ function validateIssuer(s: string, profile: Profile): Result<string, ConfigError
   return ok(s);
 }
 
-export function parseSecrets(vars: Record<string, unknown>): Result<Secrets, ConfigError> {
+export function parseSecrets(vars: ConfigVars): Result<Secrets, ConfigError> {
   const token = vars.SIGNET_ADMIN_TOKEN;
   if (typeof token !== "string" || token.length < 32) {
     return err({ reason: "invalid_config", detail: "SIGNET_ADMIN_TOKEN must be set (at least 32 characters)" });
@@ -123,4 +183,26 @@ export function parseSecrets(vars: Record<string, unknown>): Result<Secrets, Con
     return err({ reason: "invalid_config", detail: "SIGNET_KEK must be 32 bytes, base64url-encoded" });
   }
   return ok({ adminToken: token, kek });
+}
+
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly secrets: Secrets;
+}
+
+const loaded = new WeakMap<object, Result<LoadedConfig, ConfigError>>();
+
+/**
+ * Configuration and secrets, parsed once per `env` object: the one way the Worker and every Durable
+ * Object read their settings. The error names the setting that is wrong, never its value.
+ */
+export function loadConfig(env: ConfigVars): Result<LoadedConfig, ConfigError> {
+  let entry = loaded.get(env);
+  if (!entry) {
+    const config = parseConfig(env);
+    const secrets = parseSecrets(env);
+    entry = !config.ok ? config : !secrets.ok ? secrets : ok({ config: config.value, secrets: secrets.value });
+    loaded.set(env, entry);
+  }
+  return entry;
 }

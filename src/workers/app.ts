@@ -5,11 +5,12 @@ import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./context";
 import { AppError } from "./errors";
 import { problemResponse } from "./problem";
-import { configMiddleware, loadConfig } from "./middleware/config";
+import { configMiddleware } from "./middleware/config";
 import { adminAuth } from "./middleware/admin-auth";
 import { admin } from "./routes/admin";
 import { adminCollateral } from "./routes/admin-collateral";
 import { bundle } from "./routes/bundle";
+import { health } from "./routes/health";
 import { oidc } from "./routes/oidc";
 
 /** Largest admin request body: a CSR with a 8192-bit RSA key fits several times over. */
@@ -26,13 +27,8 @@ export function createApp(): Hono<AppEnv> {
   });
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
 
-  app.get("/healthz", (c) => {
-    const loaded = loadConfig(c.env);
-    if ("error" in loaded) return problemResponse("service_misconfigured", "The service is not configured; see its logs.", c.get("requestId"));
-    return c.json({ status: "ok", trust_domain: loaded.config.trustDomain }, 200, { "Cache-Control": "no-store" });
-  });
-
   app.use(configMiddleware);
+  app.route("/healthz", health);
   app.route("/", oidc);
   app.route("/bundle", bundle);
 

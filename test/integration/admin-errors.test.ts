@@ -167,6 +167,6 @@ describe("health", () => {
   it("GET /healthz reports the trust domain", async () => {
     const res = await call("/healthz");
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: "ok", trust_domain: "example.org" });
+    expect(await res.json()).toEqual({ status: "ok", trust_domain: "example.org", spiffe_sequence: expect.any(Number) });
   });
 });

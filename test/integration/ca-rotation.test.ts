@@ -12,7 +12,7 @@ import { importKek } from "../../src/lib/crypto/keys";
 import { fromBase64 } from "../../src/lib/encoding";
 import { issueJwtSvid, issueX509Svids, type IssueOptions } from "../../src/lib/ca/issue";
 import { parseTrustDomain, type TrustDomain } from "../../src/lib/spiffe/id";
-import { CaEngine } from "../../src/durable/ca-engine";
+import { CaEngine, type PublishedBundle, type Signers } from "../../src/durable/ca-engine";
 import { openDb } from "../../src/durable/db";
 import * as schema from "../../src/durable/tables/ca";
 import migrations from "../../migrations/ca/migrations.js";
@@ -38,6 +38,18 @@ async function engineOn(state: DurableObjectState, clock: ManualClock, kek = KEK
     settings: { trustDomain: td, caKeyType, caTtl: 24 * 3600 },
     serialize: (fn) => fn(),
   });
+}
+
+function signersOf(engine: CaEngine): Signers {
+  const s = engine.signers();
+  if (!s.ok) throw new Error(s.error.detail);
+  return s.value;
+}
+
+function bundleOf(engine: CaEngine): PublishedBundle {
+  const b = engine.bundle();
+  if (!b) throw new Error("no bundle");
+  return b;
 }
 
 function options(engine: CaEngine): IssueOptions {
@@ -66,14 +78,14 @@ describe("rotation over simulated time", () => {
 
       let issued: { der: Uint8Array; jwt: string; at: number; notAfter: number }[] = [];
       const timeline: { t: number; sequence: number; x509: number; jwt: number; signer: string; firstCaPublished: boolean }[] = [];
-      const firstCa = engine.bundle().x509Authorities[0]!;
+      const firstCa = bundleOf(engine).x509Authorities[0]!;
       let lastSequence = 0;
       let lastKeys = "";
 
       for (let t = T0; t <= T0 + 96 * HOUR; t += HOUR / 2) {
         clock.set(t);
         await engine.ready();
-        const bundle = engine.bundle();
+        const bundle = bundleOf(engine);
         // The sequence changes exactly when the published key set changes, and only upwards.
         const keysJson = JSON.stringify(bundle.keys);
         if (keysJson !== lastKeys) expect(bundle.sequence).toBeGreaterThan(lastSequence);
@@ -81,9 +93,9 @@ describe("rotation over simulated time", () => {
         lastSequence = bundle.sequence;
         lastKeys = keysJson;
 
-        const [svid] = await issueX509Svids(engine.x509Signer(), [{ spiffeId: "spiffe://example.org/w", publicKey: spki, ttlSeconds: 3600 }], options(engine));
+        const [svid] = await issueX509Svids(signersOf(engine).x509, [{ spiffeId: "spiffe://example.org/w", publicKey: spki, ttlSeconds: 3600 }], options(engine));
         expect(svid!.ok).toBe(true);
-        const jwt = await issueJwtSvid((alg) => engine.jwtSigner(alg), { spiffeId: "spiffe://example.org/w", audience: ["a"], ttlSeconds: 300, alg: "ES256" }, options(engine));
+        const jwt = await issueJwtSvid((alg) => signersOf(engine).jwt(alg), { spiffeId: "spiffe://example.org/w", audience: ["a"], ttlSeconds: 300, alg: "ES256" }, options(engine));
         expect(jwt.ok).toBe(true);
         if (!svid!.ok || !jwt.ok) return;
         issued.push({ der: svid!.value.certChain[0]!, jwt: jwt.value.token, at: t, notAfter: svid!.value.expiresAt * 1000 });
@@ -102,7 +114,7 @@ describe("rotation over simulated time", () => {
           sequence: bundle.sequence,
           x509: bundle.x509Authorities.length,
           jwt: bundle.keys.filter((k) => k.use === "jwt-svid").length,
-          signer: engine.x509Signer().row.id,
+          signer: signersOf(engine).x509.row.id,
           firstCaPublished: bundle.x509Authorities.some((der) => der.length === firstCa.length && der.every((b, i) => b === firstCa[i])),
         });
       }
@@ -138,13 +150,13 @@ describe("rotation over simulated time", () => {
       await engine.ready();
       clock.set(T0 + 19 * HOUR);
       await engine.ready();
-      const signer = engine.x509Signer();
+      const signer = signersOf(engine).x509;
       const pair = await newKeyPair();
       const spki = new Uint8Array((await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer);
       const [svid] = await issueX509Svids(signer, [{ spiffeId: "spiffe://example.org/w", publicKey: spki, ttlSeconds: 24 * 3600 }], options(engine));
       expect(svid!.ok && svid!.value.expiresAt * 1000).toBe(signer.notAfter);
-      const jwt = await issueJwtSvid((alg) => engine.jwtSigner(alg), { spiffeId: "spiffe://example.org/w", audience: ["a"], ttlSeconds: 24 * 3600, alg: "RS256" }, options(engine));
-      expect(jwt.ok && jwt.value.expiresAt * 1000).toBe(engine.jwtSigner("RS256")!.notAfter);
+      const jwt = await issueJwtSvid((alg) => signersOf(engine).jwt(alg), { spiffeId: "spiffe://example.org/w", audience: ["a"], ttlSeconds: 24 * 3600, alg: "RS256" }, options(engine));
+      expect(jwt.ok && jwt.value.expiresAt * 1000).toBe(signersOf(engine).jwt("RS256")!.notAfter);
     });
   });
 });
@@ -156,10 +168,10 @@ describe("CA key types", () => {
       await engine.ready();
       const pair = await newKeyPair();
       const spki = new Uint8Array((await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer);
-      const [svid] = await issueX509Svids(engine.x509Signer(), [{ spiffeId: "spiffe://example.org/w", publicKey: spki, ttlSeconds: 600 }], options(engine));
+      const [svid] = await issueX509Svids(signersOf(engine).x509, [{ spiffeId: "spiffe://example.org/w", publicKey: spki, ttlSeconds: 600 }], options(engine));
       expect(svid!.ok).toBe(true);
       if (!svid!.ok) return;
-      const bundle = engine.bundle();
+      const bundle = bundleOf(engine);
       expect(await verifiesAgainstBundle(svid!.value.certChain[0]!, bundle.x509Authorities, new Date(T0))).toBe(true);
       const ca = new x509.X509Certificate(bundle.x509Authorities[0]!);
       const jwk = (await crypto.subtle.exportKey("jwk", await ca.publicKey.export())) as JsonWebKey;
@@ -177,19 +189,19 @@ describe("restart and key custody", () => {
       const clock = new ManualClock(T0);
       const first = await engineOn(state, clock);
       await first.ready();
-      const before = first.bundle();
+      const before = bundleOf(first);
 
       const second = await engineOn(state, clock);
       await second.ready();
-      expect(second.bundle()).toEqual(before);
-      expect(second.x509Signer().row.id).toBe(first.x509Signer().row.id);
-      await expect(crypto.subtle.exportKey("pkcs8", second.x509Signer().key)).rejects.toThrow();
-      await expect(crypto.subtle.exportKey("jwk", second.jwtSigner("RS256")!.key)).rejects.toThrow();
+      expect(bundleOf(second)).toEqual(before);
+      expect(signersOf(second).x509.row.id).toBe(signersOf(first).x509.row.id);
+      await expect(crypto.subtle.exportKey("pkcs8", signersOf(second).x509.key)).rejects.toThrow();
+      await expect(crypto.subtle.exportKey("jwk", signersOf(second).jwt("RS256")!.key)).rejects.toThrow();
 
       // A leaf signed after the restart verifies under the CA published before it.
       const pair = await newKeyPair();
       const spki = new Uint8Array((await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer);
-      const [svid] = await issueX509Svids(second.x509Signer(), [{ spiffeId: "spiffe://example.org/w", publicKey: spki, ttlSeconds: 60 }], options(second));
+      const [svid] = await issueX509Svids(signersOf(second).x509, [{ spiffeId: "spiffe://example.org/w", publicKey: spki, ttlSeconds: 60 }], options(second));
       expect(svid!.ok && (await verifiesAgainstBundle(svid!.value.certChain[0]!, before.x509Authorities, new Date(T0)))).toBe(true);
 
       // At rest: AES-GCM blobs (iv ‖ ciphertext ‖ tag), not PKCS#8.
@@ -203,7 +215,8 @@ describe("restart and key custody", () => {
       // Another key-encryption key cannot open them.
       const wrongKek = new Uint8Array(32).fill(7);
       const third = await engineOn(state, new ManualClock(T0), wrongKek);
-      await expect(third.ready()).rejects.toThrow(/key-encryption key/);
+      await third.ready();
+      expect(third.signers()).toMatchObject({ ok: false, error: { reason: "ca_misconfigured", detail: expect.stringMatching(/SIGNET_KEK does not open/) } });
     });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseConfig, parseSecrets } from "../../src/lib/config";
+import { loadConfig, parseConfig, parseSecrets } from "../../src/lib/config";
 
 describe("parseConfig", () => {
   it("defaults", () => {
@@ -13,6 +13,11 @@ describe("parseConfig", () => {
       defaultX509SvidTtl: 3600,
       defaultJwtSvidTtl: 300,
       bundleRefreshHint: 300,
+      collateralSources: {
+        kds: "https://kdsintf.amd.com",
+        pcs: "https://api.trustedservices.intel.com",
+        rootCrl: "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der",
+      },
     });
   });
 
@@ -30,6 +35,18 @@ describe("parseConfig", () => {
     [{ OIDC_ISSUER: "https://signet.example.com?x=1" }, "OIDC_ISSUER"],
     [{ OIDC_ISSUER: "https://u:p@signet.example.com" }, "OIDC_ISSUER"],
     [{ OIDC_ISSUER: "http://signet.example.com", SIGNET_PROFILE: "restricted" }, "OIDC_ISSUER"],
+    // Restricted: the issuer is required (else it follows the request's Host header), sources are https.
+    [{ SIGNET_PROFILE: "restricted" }, "OIDC_ISSUER"],
+    [{ SIGNET_PROFILE: "restricted", OIDC_ISSUER: "https://s.example.com", AMD_KDS_URL: "http://kds.example" }, "AMD_KDS_URL"],
+    [{ SIGNET_PROFILE: "restricted", OIDC_ISSUER: "https://s.example.com", INTEL_PCS_URL: "http://pccs.internal:8081" }, "INTEL_PCS_URL"],
+    [{ SIGNET_PROFILE: "restricted", OIDC_ISSUER: "https://s.example.com", INTEL_ROOT_CA_CRL_URL: "http://crl.example/root.der" }, "INTEL_ROOT_CA_CRL_URL"],
+    [{ INTEL_PCS_URL: "ftp://pccs.example" }, "INTEL_PCS_URL"],
+    [{ INTEL_PCS_URL: "not a url" }, "INTEL_PCS_URL"],
+    [{ INTEL_PCS_URL: "https://pccs.example/" }, "INTEL_PCS_URL"],
+    [{ AMD_KDS_URL: "https://kds.example?x=1" }, "AMD_KDS_URL"],
+    // A default SVID lifetime longer than the signing keys' makes every mint without a TTL fail.
+    [{ CA_TTL: "2h", DEFAULT_X509_SVID_TTL: "3h" }, "DEFAULT_X509_SVID_TTL"],
+    [{ CA_TTL: "1h", DEFAULT_JWT_SVID_TTL: "61m" }, "DEFAULT_JWT_SVID_TTL"],
   ])("rejects %o naming the setting", (vars, setting) => {
     const c = parseConfig(vars);
     expect(c.ok).toBe(false);
@@ -39,6 +56,30 @@ describe("parseConfig", () => {
   it("accepts an https origin as issuer, and http only when permissive", () => {
     expect(parseConfig({ OIDC_ISSUER: "https://signet.example.com" })).toMatchObject({ ok: true, value: { oidcIssuer: "https://signet.example.com" } });
     expect(parseConfig({ OIDC_ISSUER: "http://127.0.0.1:8787" })).toMatchObject({ ok: true });
+  });
+
+  it("restricted: an https issuer and https sources are enough; permissive takes an http PCCS", () => {
+    expect(parseConfig({ SIGNET_PROFILE: "restricted", OIDC_ISSUER: "https://signet.example.com" })).toMatchObject({ ok: true, value: { profile: "restricted" } });
+    expect(parseConfig({ INTEL_PCS_URL: "http://127.0.0.1:8081/pccs" })).toMatchObject({ ok: true, value: { collateralSources: { pcs: "http://127.0.0.1:8081/pccs" } } });
+    expect(parseConfig({ CA_TTL: "1h", DEFAULT_X509_SVID_TTL: "1h", DEFAULT_JWT_SVID_TTL: "1h" }).ok).toBe(true);
+  });
+});
+
+describe("loadConfig", () => {
+  const vars = { SIGNET_ADMIN_TOKEN: "x".repeat(32), SIGNET_KEK: "3q2-7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs" };
+
+  it("parses once per env object and hands every reader the same value", () => {
+    const env = { ...vars };
+    const a = loadConfig(env);
+    expect(a.ok).toBe(true);
+    expect(loadConfig(env)).toBe(a);
+    expect(loadConfig({ ...vars })).not.toBe(a);
+  });
+
+  it("names the wrong setting, config before secrets, never a value", () => {
+    const r = loadConfig({ ...vars, CA_TTL: "10m", SIGNET_KEK: "secret-value" });
+    expect(r).toMatchObject({ ok: false, error: { detail: expect.stringContaining("CA_TTL") } });
+    expect(JSON.stringify(r)).not.toContain("secret-value");
   });
 });
 

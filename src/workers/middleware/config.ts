@@ -1,20 +1,12 @@
-/** Parses vars once per isolate and refuses to serve when the configuration or secrets are wrong. */
-import { parseConfig, parseSecrets, type Config, type Secrets } from "../../lib/config";
+/** Refuses to serve when the configuration or secrets are wrong; otherwise puts the config in context. */
+import { loadConfig as loadLibConfig, type Config, type Secrets } from "../../lib/config";
 import { factory } from "../context";
 import { AppError } from "../errors";
 
-const cache = new WeakMap<object, { config: Config; secrets: Secrets } | { error: string }>();
-
+/** The parsed configuration (once per isolate), or why it is wrong (for the log only). */
 export function loadConfig(env: Env): { config: Config; secrets: Secrets } | { error: string } {
-  let entry = cache.get(env);
-  if (!entry) {
-    const vars = env as unknown as Record<string, unknown>;
-    const config = parseConfig(vars);
-    const secrets = parseSecrets(vars);
-    entry = !config.ok ? { error: config.error.detail } : !secrets.ok ? { error: secrets.error.detail } : { config: config.value, secrets: secrets.value };
-    cache.set(env, entry);
-  }
-  return entry;
+  const loaded = loadLibConfig(env);
+  return loaded.ok ? loaded.value : { error: loaded.error.detail };
 }
 
 export const configMiddleware = factory.createMiddleware(async (c, next) => {
