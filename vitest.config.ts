@@ -19,6 +19,7 @@ const WORKERS_FIXTURES = [
   "tdx/automata-v5-td15-90c06f-alibaba/pck_crl.der",
   "tdx/automata-v5-td15-90c06f-alibaba/pck_crl_issuer_chain.pem",
   "tdx/automata-v5-td15-90c06f-alibaba/root_ca_crl.der",
+  "tdx/negative/automata-v5-td15-90c06f-alibaba--wrong-fmspc-tcbinfo/tcb_info.json",
 ];
 const TEST_FIXTURES = Object.fromEntries(WORKERS_FIXTURES.map((f) => [f, readFileSync(`test/fixtures/${f}`).toString("base64")]));
 

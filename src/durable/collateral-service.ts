@@ -3,49 +3,35 @@
  * AMD VCEKs and CRLs (KDS), Intel TDX TCB Info, QE Identity and CRLs (PCS/PCCS) — fetched on demand,
  * cached until shortly before they expire, and uploadable by an admin for air-gapped deployments.
  *
- * Invariants: an item is stored only after it parsed and is unexpired; a failed fetch opens a back-off
- * window for its key (no retry storms against KDS/PCS); signatures are checked by the verifiers at
- * use, against pinned vendor roots, so a cached item is never trusted because it is cached.
+ * Invariants: an item is stored only after it verified to the pinned vendor roots as the item it is
+ * stored as (the same verifiers judge fetched answers and uploads, lib/attestation/collateral/) and is
+ * unexpired; a stored item is trusted only once it verified again in this object (so older rows that do
+ * not verify are dropped, not served); a failed or unverifiable fetch opens a back-off window for its key
+ * (no retry storms against KDS/PCS). The verifiers check everything again at use.
  */
 import { eq, lte } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { Clock } from "../lib/clock";
-import { fromBase64, toBase64, toHex } from "../lib/encoding";
+import { fromBase64, toBase64 } from "../lib/encoding";
 import { err, ok, type Result } from "../lib/result";
-import { CollateralFetcher, type BackoffState, type CollateralError, type CollateralItem, type CollateralStoreApi } from "../lib/attestation/collateral/fetcher";
-import {
-  crlKey,
-  crlRequest,
-  verifiedCrlExpiry,
-  verifiedVcekIdentity,
-  vcekKey,
-  vcekRequest,
-  type EndorsementSigner,
-  type KdsTcb,
-  type SnpProductLine,
-} from "../lib/attestation/collateral/amd-kds";
+import { CollateralFetcher, type Admitted, type BackoffState, type CollateralError, type CollateralItem, type CollateralStoreApi, type CollateralVerifier } from "../lib/attestation/collateral/fetcher";
+import { crlRequest, verifiedSnpCrl, verifiedVcek, vcekRequest, type EndorsementSigner, type KdsTcb, type SnpProductLine } from "../lib/attestation/collateral/amd-kds";
 import {
   chainHeader,
   collateralFiles,
-  pckCrlCa,
-  qeIdentityIssuedAt,
-  tcbInfoIssuedAt,
-  pckCrlKey,
   pckCrlRequest,
-  QE_IDENTITY_KEY,
   qeIdentityRequest,
-  ROOT_CA_CRL_KEY,
+  rootCaCrlOf,
   rootCaCrlRequest,
-  tcbInfoKey,
   tcbInfoRequest,
+  verifiedPckCrl,
+  verifiedQeIdentity,
+  verifiedRootCaCrl,
+  verifiedTcbInfo,
   type PckCa,
 } from "../lib/attestation/collateral/intel-pcs";
 import type * as schema from "./tables/collateral";
-import { crlIssuedAt } from "../lib/attestation/collateral/crl-times";
-import { parseTdxCollateral, TDX_COLLATERAL_FILES } from "../lib/attestation/tdx/collateral";
-import { checkCollateral } from "../lib/attestation/tdx/collateral-check";
-import { INTEL_SGX_ROOT_CA_DER } from "../lib/attestation/tdx/roots";
-import { parseCertificate, type ParsedCertificate } from "../lib/x509/cert-reader";
+import { TDX_COLLATERAL_FILES } from "../lib/attestation/tdx/collateral";
 import { collateralBackoff, collateralItems } from "./tables/collateral";
 
 export interface UploadError {
@@ -74,7 +60,19 @@ export interface TdxCollateralInput {
 const COLLATERAL_FILE_NAMES: readonly string[] = Object.values(TDX_COLLATERAL_FILES);
 
 type Db = DrizzleSqliteDODatabase<typeof schema>;
-type IssuedAt = (body: Uint8Array) => number | undefined;
+
+export interface DeleteError {
+  readonly reason: "not_found";
+  readonly detail: string;
+}
+
+/** One uploaded item, named as the admin sent it. */
+interface Upload {
+  readonly name: string;
+  readonly verify: CollateralVerifier;
+  readonly body: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+}
 
 export interface CollateralSources {
   readonly kds: string;
@@ -110,6 +108,7 @@ export class CollateralService {
     return {
       getItem: (key) => this.#getItem(key),
       putItem: (key, item) => this.#put(key, item),
+      deleteItem: (key) => void this.#db.delete(collateralItems).where(eq(collateralItems.key, key)).run(),
       getBackoff: (key) => this.#db.select().from(collateralBackoff).where(eq(collateralBackoff.key, key)).get(),
       putBackoff: (key, state: BackoffState | undefined) => {
         if (!state) this.#db.delete(collateralBackoff).where(eq(collateralBackoff.key, key)).run();
@@ -144,15 +143,21 @@ export class CollateralService {
   /** The collateral directory for a TDX platform (FMSPC) whose PCK comes from `ca`. */
   async tdxCollateral(input: TdxCollateralInput): Promise<Result<{ files: Record<string, Uint8Array>; expiresAt: number }, CollateralError>> {
     if (!/^[0-9a-fA-F]{12}$/.test(input.fmspc)) return err({ reason: "collateral_invalid", detail: "fmspc must be 6 bytes of hex" });
-    const { pcs, rootCrl } = this.#vars();
-    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await Promise.all([
-      this.#fetcher.get(tcbInfoRequest(pcs, input.fmspc)),
-      this.#fetcher.get(qeIdentityRequest(pcs)),
-      this.#fetcher.get(pckCrlRequest(pcs, input.ca)),
-      this.#fetcher.get(rootCaCrlRequest(rootCrl)),
+    const { pcs, rootCrl: rootCrlUrl } = this.#vars();
+    // The Root CA CRL first: the other items' signers are checked against it.
+    const rootCaCrl = await this.#fetcher.get(rootCaCrlRequest(rootCrlUrl));
+    if (!rootCaCrl.ok) return rootCaCrl;
+    const rootCrl = rootCaCrlOf(rootCaCrl.value.body);
+    if (!rootCrl) return err({ reason: "collateral_unavailable", detail: "the stored Root CA CRL does not parse" });
+    const [tcbInfo, qeIdentity, pckCrl] = await Promise.all([
+      this.#fetcher.get(tcbInfoRequest(pcs, input.fmspc, rootCrl)),
+      this.#fetcher.get(qeIdentityRequest(pcs, rootCrl)),
+      this.#fetcher.get(pckCrlRequest(pcs, input.ca, rootCrl)),
     ]);
-    for (const r of [tcbInfo, qeIdentity, pckCrl, rootCaCrl]) if (!r.ok) return r;
-    const items = { tcbInfo: ok1(tcbInfo), qeIdentity: ok1(qeIdentity), pckCrl: ok1(pckCrl), rootCaCrl: ok1(rootCaCrl) };
+    if (!tcbInfo.ok) return tcbInfo;
+    if (!qeIdentity.ok) return qeIdentity;
+    if (!pckCrl.ok) return pckCrl;
+    const items = { tcbInfo: tcbInfo.value, qeIdentity: qeIdentity.value, pckCrl: pckCrl.value, rootCaCrl: rootCaCrl.value };
     const files = collateralFiles(items);
     if (!files.ok) return err({ reason: "collateral_invalid", detail: files.error });
     return ok({ files: files.value, expiresAt: Math.min(...Object.values(items).map((i) => i.expiresAt)) });
@@ -160,17 +165,14 @@ export class CollateralService {
 
   /** Air-gapped: an admin uploads a VCEK; it is stored under the key a KDS fetch would use. */
   async uploadSnpVcek(input: { der: Uint8Array }): Promise<Result<StoredCollateral, UploadError>> {
-    // Verified to the pinned AMD roots before it is stored: a bad upload never displaces a good VCEK.
-    const id = await verifiedVcekIdentity(input.der);
-    if (!id.ok) return err({ reason: "invalid_collateral", detail: id.error });
-    return this.#storeUpload(vcekKey(id.value.product, id.value.hwid, id.value.tcb), input.der, {}, id.value.notAfter);
+    const stored = await this.#storeUploads([{ name: "the VCEK", verify: verifiedVcek, body: input.der, headers: {} }]);
+    return stored.ok ? ok(stored.value[0]!) : stored;
   }
 
   async uploadSnpCrl(input: { product: SnpProductLine; signer: EndorsementSigner; der: Uint8Array }): Promise<Result<StoredCollateral, UploadError>> {
-    // Only a CRL AMD's pinned ARK of that product signed is worth storing, and never an older one.
-    const expiry = await verifiedCrlExpiry(input.der, input.product);
-    if (!expiry.ok) return err({ reason: "invalid_collateral", detail: expiry.error });
-    return this.#storeUpload(crlKey(input.product, input.signer), input.der, {}, expiry.value, crlIssuedAt);
+    const verify: CollateralVerifier = (body) => verifiedSnpCrl(body, input.product, input.signer);
+    const stored = await this.#storeUploads([{ name: "the CRL", verify, body: input.der, headers: {} }]);
+    return stored.ok ? ok(stored.value[0]!) : stored;
   }
 
   /** Air-gapped TDX: the collateral directory (all seven files), as the verifier reads it. */
@@ -180,33 +182,28 @@ export class CollateralService {
     if (missing.length > 0) return err({ reason: "invalid_collateral", detail: `missing ${missing.join(", ")}` });
     const unknown = Object.keys(f).filter((name) => !COLLATERAL_FILE_NAMES.includes(name));
     if (unknown.length > 0) return err({ reason: "invalid_collateral", detail: `unknown file(s) ${unknown.join(", ")}` });
-    // Verified at ingest (signatures and chains to the pinned Intel root), and again at every use.
-    const parsed = await parseTdxCollateral(f);
-    if (!parsed.ok) return err({ reason: "invalid_collateral", detail: `${parsed.error.reason}: ${parsed.error.detail}` });
-    const checked = await checkCollateral(parsed.value, await intelRoot());
-    if (!checked.ok) return err({ reason: "invalid_collateral", detail: `${checked.error.reason}: ${checked.error.detail}` });
-    const c = parsed.value;
-    const ca = pckCrlCa(f["pck_crl.der"]!);
-    if (!ca) return err({ reason: "invalid_collateral", detail: "pck_crl.der is not issued by an Intel PCK CA" });
-    if (c.pckCrl.nextUpdate === undefined || c.rootCaCrl.nextUpdate === undefined) return err({ reason: "invalid_collateral", detail: "a CRL has no nextUpdate" });
-    const items: [string, string, Uint8Array, Record<string, string>, number, IssuedAt][] = [
-      ["tcb_info.json", tcbInfoKey(toHex(c.tcbInfo.fmspc)), f["tcb_info.json"]!, chainHeader("tcb", f["tcb_info_issuer_chain.pem"]!), c.tcbInfo.nextUpdate, tcbInfoIssuedAt],
-      ["qe_identity.json", QE_IDENTITY_KEY, f["qe_identity.json"]!, chainHeader("qe", f["qe_identity_issuer_chain.pem"]!), c.qeIdentity.nextUpdate, qeIdentityIssuedAt],
-      ["pck_crl.der", pckCrlKey(ca), f["pck_crl.der"]!, chainHeader("crl", f["pck_crl_issuer_chain.pem"]!), c.pckCrl.nextUpdate, crlIssuedAt],
-      ["root_ca_crl.der", ROOT_CA_CRL_KEY, f["root_ca_crl.der"]!, {}, c.rootCaCrl.nextUpdate, crlIssuedAt],
+    const file = (name: string) => f[name]!;
+    const rootFile = TDX_COLLATERAL_FILES.rootCaCrl;
+    // Each file is judged as the PCS answer it stands for would be; the Root CA CRL first, as the others are checked against it.
+    const root = await this.#admitUpload({ name: rootFile, verify: verifiedRootCaCrl, body: file(rootFile), headers: {} });
+    if (!root.ok) return root;
+    const rootCrl = rootCaCrlOf(file(rootFile))!;
+    const others: Upload[] = [
+      { name: TDX_COLLATERAL_FILES.tcbInfo, verify: (b, h) => verifiedTcbInfo(b, h, rootCrl), body: file(TDX_COLLATERAL_FILES.tcbInfo), headers: chainHeader("tcb", file(TDX_COLLATERAL_FILES.tcbInfoIssuerChain)) },
+      { name: TDX_COLLATERAL_FILES.qeIdentity, verify: (b, h) => verifiedQeIdentity(b, h, rootCrl), body: file(TDX_COLLATERAL_FILES.qeIdentity), headers: chainHeader("qe", file(TDX_COLLATERAL_FILES.qeIdentityIssuerChain)) },
+      { name: TDX_COLLATERAL_FILES.pckCrl, verify: (b, h) => verifiedPckCrl(b, h, rootCrl), body: file(TDX_COLLATERAL_FILES.pckCrl), headers: chainHeader("crl", file(TDX_COLLATERAL_FILES.pckCrlIssuerChain)) },
     ];
-    const now = this.#deps.clock.now();
-    const expired = items.find((i) => i[4] <= now);
-    if (expired) return err({ reason: "invalid_collateral", detail: `${expired[0]} has expired` });
-    const stale = items.find(([, key, body, , , issuedAt]) => this.#olderThanStored(key, body, issuedAt));
-    if (stale) return err({ reason: "invalid_collateral", detail: `${stale[0]} is older than the one already stored` });
-    const results = this.#deps.storage.transactionSync(() => items.map(([, key, body, headers, expiresAt]) => this.#storeUpload(key, body, headers, expiresAt)));
-    const stored: StoredCollateral[] = [];
-    for (const r of results) {
-      if (!r.ok) return r;
-      stored.push(r.value);
-    }
-    return ok(stored);
+    return this.#storeUploads(others, [root.value]);
+  }
+
+  /** Removes a stored item (say, a bad upload an operator wants gone); a later request fetches it afresh. */
+  deleteCollateral(input: { key: string }): Result<StoredCollateral, DeleteError> {
+    const row = this.#db
+      .delete(collateralItems)
+      .where(eq(collateralItems.key, input.key))
+      .returning({ key: collateralItems.key, source: collateralItems.source, fetchedAt: collateralItems.fetchedAt, expiresAt: collateralItems.expiresAt })
+      .get();
+    return row ? ok(row) : err({ reason: "not_found", detail: `no collateral item ${input.key}` });
   }
 
   /** What is cached, for operators (expired items and long-past back-off windows are dropped first). */
@@ -220,34 +217,27 @@ export class CollateralService {
       .all();
   }
 
-  /** True when an unexpired stored item was issued after `body` (no rollback). */
-  #olderThanStored(key: string, body: Uint8Array, issuedAt: IssuedAt | undefined): boolean {
-    const stored = issuedAt ? this.#getItem(key) : undefined;
-    if (!stored || !issuedAt) return false;
-    return this.#deps.clock.now() < stored.expiresAt && (issuedAt(stored.body) ?? 0) > (issuedAt(body) ?? 0);
+  /** An uploaded item judged as a fetched answer would be (verified, unexpired, not older than the stored one). */
+  async #admitUpload(u: Upload): Promise<Result<Admitted, UploadError>> {
+    const admitted = await this.#fetcher.admit(u.verify, u.body, u.headers);
+    return admitted.ok ? admitted : err({ reason: "invalid_collateral", detail: `${u.name}: ${admitted.error}` });
   }
 
-  #storeUpload(key: string, body: Uint8Array, headers: Record<string, string>, expiresAt: number, issuedAt?: IssuedAt): Result<StoredCollateral, UploadError> {
-    const now = this.#deps.clock.now();
-    if (expiresAt <= now) return err({ reason: "invalid_collateral", detail: `${key} has expired` });
-    if (this.#olderThanStored(key, body, issuedAt)) return err({ reason: "invalid_collateral", detail: `${key}: older than the one already stored` });
-    this.#put(key, { body, headers, source: "uploaded", fetchedAt: now, expiresAt });
-    this.#storeApi().putBackoff(key, undefined);
-    return ok({ key, source: "uploaded", fetchedAt: now, expiresAt });
+  /** Admits every upload, then stores them all (with those `already` admitted) in one transaction, or none. */
+  async #storeUploads(uploads: readonly Upload[], already: readonly Admitted[] = []): Promise<Result<StoredCollateral[], UploadError>> {
+    const admitted = [...already];
+    for (const u of uploads) {
+      const a = await this.#admitUpload(u);
+      if (!a.ok) return a;
+      admitted.push(a.value);
+    }
+    const api = this.#storeApi();
+    this.#deps.storage.transactionSync(() => {
+      for (const { key, item } of admitted) {
+        this.#put(key, item);
+        api.putBackoff(key, undefined);
+      }
+    });
+    return ok(admitted.map(({ key, item }) => ({ key, source: item.source, fetchedAt: item.fetchedAt, expiresAt: item.expiresAt })));
   }
-}
-
-let root: ParsedCertificate | undefined;
-async function intelRoot(): Promise<ParsedCertificate> {
-  if (!root) {
-    const parsed = parseCertificate(INTEL_SGX_ROOT_CA_DER);
-    if (!parsed.ok) throw new TypeError("the pinned Intel SGX Root CA does not parse");
-    root = parsed.value;
-  }
-  return root;
-}
-
-function ok1<T>(r: Result<T, unknown>): T {
-  if (!r.ok) throw new TypeError("checked above");
-  return r.value;
 }

@@ -4,7 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../../src/lib/clock";
 import { fromHex } from "../../src/lib/encoding";
 import { CollateralService } from "../../src/durable/collateral-service";
@@ -52,15 +52,19 @@ function service(state: DurableObjectState, clock: ManualClock, fetch: (url: str
   });
 }
 
-const pcsRoutes = () => ({
-  "https://pcs.test/tdx/certification/v4/tcb?fmspc=90c06f000000": () =>
-    new Response(fixture(`${TDX}/tcb_info.json`), { headers: { "TCB-Info-Issuer-Chain": encodeURIComponent(fixtureText(`${TDX}/tcb_info_issuer_chain.pem`)) } }),
-  "https://pcs.test/tdx/certification/v4/qe/identity": () =>
-    new Response(fixture(`${TDX}/qe_identity.json`), { headers: { "SGX-Enclave-Identity-Issuer-Chain": encodeURIComponent(fixtureText(`${TDX}/qe_identity_issuer_chain.pem`)) } }),
-  "https://pcs.test/sgx/certification/v4/pckcrl?ca=platform&encoding=der": () =>
-    new Response(fixture(`${TDX}/pck_crl.der`), { headers: { "SGX-PCK-CRL-Issuer-Chain": encodeURIComponent(fixtureText(`${TDX}/pck_crl_issuer_chain.pem`)) } }),
-  "https://root.test/IntelSGXRootCA.der": () => new Response(fixture(`${TDX}/root_ca_crl.der`)),
-});
+type TdxFile = "tcb_info.json" | "qe_identity.json" | "pck_crl.der" | "root_ca_crl.der";
+
+/** Intel PCS and the root CRL host, serving the vector's collateral; `answers` replaces a body (read at each request). */
+const pcsRoutes = (answers: Partial<Record<TdxFile, Uint8Array>> = {}, pcs = "https://pcs.test", rootCrl = "https://root.test/IntelSGXRootCA.der") => {
+  const body = (name: TdxFile) => answers[name] ?? fixture(`${TDX}/${name}`);
+  const chain = (name: string) => encodeURIComponent(fixtureText(`${TDX}/${name}`));
+  return {
+    [`${pcs}/tdx/certification/v4/tcb?fmspc=90c06f000000`]: () => new Response(body("tcb_info.json"), { headers: { "TCB-Info-Issuer-Chain": chain("tcb_info_issuer_chain.pem") } }),
+    [`${pcs}/tdx/certification/v4/qe/identity`]: () => new Response(body("qe_identity.json"), { headers: { "SGX-Enclave-Identity-Issuer-Chain": chain("qe_identity_issuer_chain.pem") } }),
+    [`${pcs}/sgx/certification/v4/pckcrl?ca=platform&encoding=der`]: () => new Response(body("pck_crl.der"), { headers: { "SGX-PCK-CRL-Issuer-Chain": chain("pck_crl_issuer_chain.pem") } }),
+    [rootCrl]: () => new Response(body("root_ca_crl.der")),
+  };
+};
 
 describe("AMD KDS collateral", () => {
   it("fetches a VCEK from the KDS URL for the chip and TCB once, then serves it from storage", async () => {
@@ -123,7 +127,7 @@ describe("AMD KDS answers are verified before they are stored", () => {
       // A VCEK for another TCB is not stored under this one's key.
       const otherTcb = vendor({ "https://kds.test/": () => new Response(good) });
       const other = await service(state, clock, otherTcb.fetch).snpVcek({ ...input, tcb: { ...MILAN_TCB, snp: 6 } });
-      expect(other).toMatchObject({ ok: false, error: { detail: expect.stringContaining("another chip, product or TCB") } });
+      expect(other).toMatchObject({ ok: false, error: { detail: expect.stringMatching(/it is for snp\/vcek\/Milan\/.*snpSPL=5.*, not .*snpSPL=6/) } });
       expect(await svc.uploadSnpVcek({ der: forged })).toMatchObject({ ok: false, error: { reason: "invalid_collateral" } });
     });
   });
@@ -253,5 +257,159 @@ describe("admin collateral API", () => {
     expect(res.status).toBe(404); // PUT only
     const put = await call("/admin/v1/collateral/tdx", { method: "PUT", headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" }, body: JSON.stringify({ files: {}, extra: 1 }) });
     expect(await problemOf(put)).toMatchObject({ code: "unknown_field" });
+  });
+});
+
+const DAY = 86_400_000;
+const AUTH = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+const TDX_INPUT = { fmspc: "90c06f000000", ca: "platform" } as const;
+/** Validly signed by Intel, but the TCB Info of FMSPC 00806f050000. */
+const OTHER_FMSPC_TCB_INFO = "tdx/negative/automata-v5-td15-90c06f-alibaba--wrong-fmspc-tcbinfo/tcb_info.json";
+
+/** What a forging PCS serves (issue 7): the document with fresh dates, issued after the genuine one; its signature no longer holds. */
+function freshDated(name: "tcb_info.json" | "qe_identity.json"): Uint8Array {
+  const text = new TextDecoder().decode(fixture(`${TDX}/${name}`));
+  const forged = text.replace(/"issueDate":"[^"]+"/, '"issueDate":"2025-06-14T00:00:00Z"').replace(/"nextUpdate":"[^"]+"/, '"nextUpdate":"2030-01-01T00:00:00Z"');
+  expect(forged).not.toBe(text);
+  return new TextEncoder().encode(forged);
+}
+
+/** A CRL whose signature no longer verifies (the last byte of ECDSA s flipped); it still parses. */
+function badSignature(name: "pck_crl.der" | "root_ca_crl.der"): Uint8Array {
+  const der = fixture(`${TDX}/${name}`).slice();
+  der[der.length - 1]! ^= 1;
+  return der;
+}
+
+const FORGED: [TdxFile, string, () => Uint8Array][] = [
+  ["tcb_info.json", "tdx/tcb/90c06f000000", () => freshDated("tcb_info.json")],
+  ["qe_identity.json", "tdx/qe-identity", () => freshDated("qe_identity.json")],
+  ["pck_crl.der", "tdx/pck-crl/platform", () => badSignature("pck_crl.der")],
+  ["root_ca_crl.der", "tdx/root-ca-crl", () => badSignature("root_ca_crl.der")],
+];
+
+const keysOf = (svc: CollateralService) => svc.listCollateral().map((i) => i.key);
+
+describe("Intel PCS answers are verified before they are stored", () => {
+  it.each(FORGED)("%s that does not verify is not stored and opens the back-off window; a genuine answer then is stored", async (name, key, forged) => {
+    await runInDurableObject(stubFor(`pcs-forged-${name}`), async (_i, state) => {
+      const answers: Partial<Record<TdxFile, Uint8Array>> = { [name]: forged() };
+      const pcs = vendor(pcsRoutes(answers));
+      const clock = new ManualClock(TDX_AT);
+      const svc = service(state, clock, pcs.fetch);
+      expect(await svc.tdxCollateral(TDX_INPUT)).toMatchObject({ ok: false, error: { reason: "collateral_unavailable" } });
+      expect(keysOf(svc)).not.toContain(key);
+      const asked = pcs.calls.length;
+      expect(await svc.tdxCollateral(TDX_INPUT)).toMatchObject({ ok: false, error: { reason: "collateral_unavailable", detail: expect.stringContaining("paused") } });
+      expect(pcs.calls).toHaveLength(asked);
+      delete answers[name];
+      clock.advance(61_000);
+      const r = await svc.tdxCollateral(TDX_INPUT);
+      expect(r.ok && r.value.files[name]).toEqual(fixture(`${TDX}/${name}`));
+      expect(keysOf(svc)).toContain(key);
+    });
+  });
+
+  it("a TCB Info for another FMSPC is not stored, neither under the FMSPC asked for nor under its own", async () => {
+    await runInDurableObject(stubFor("pcs-other-fmspc"), async (_i, state) => {
+      const svc = service(state, new ManualClock(TDX_AT), vendor(pcsRoutes({ "tcb_info.json": fixture(OTHER_FMSPC_TCB_INFO) })).fetch);
+      expect(await svc.tdxCollateral(TDX_INPUT)).toMatchObject({ ok: false, error: { reason: "collateral_unavailable", detail: expect.stringContaining("00806f050000") } });
+      expect(keysOf(svc).filter((k) => k.startsWith("tdx/tcb/"))).toEqual([]);
+    });
+  });
+
+  it("the Platform CA's CRL is not stored as the Processor CA's", async () => {
+    await runInDurableObject(stubFor("pcs-other-ca"), async (_i, state) => {
+      const routes = pcsRoutes();
+      const platform = routes["https://pcs.test/sgx/certification/v4/pckcrl?ca=platform&encoding=der"]!;
+      const svc = service(state, new ManualClock(TDX_AT), vendor({ ...routes, "https://pcs.test/sgx/certification/v4/pckcrl?ca=processor&encoding=der": platform }).fetch);
+      expect(await svc.tdxCollateral({ ...TDX_INPUT, ca: "processor" })).toMatchObject({ ok: false, error: { reason: "collateral_unavailable" } });
+      expect(keysOf(svc).filter((k) => k.startsWith("tdx/pck-crl/"))).toEqual([]);
+    });
+  });
+});
+
+describe("the rollback guard compares only verified items", () => {
+  /** A row as an older version stored it: a forged TCB Info issued after the genuine one, usable until 2030. */
+  function plantForgedTcbInfo(state: DurableObjectState): void {
+    const headers = { "tcb-info-issuer-chain": encodeURIComponent(fixtureText(`${TDX}/tcb_info_issuer_chain.pem`)) };
+    openDb(state, schema, migrations)
+      .insert(schema.collateralItems)
+      .values({ key: "tdx/tcb/90c06f000000", body: bytesToB64(freshDated("tcb_info.json")), headers: JSON.stringify(headers), source: "fetched", fetchedAt: TDX_AT - DAY, expiresAt: Date.parse("2030-01-01T00:00:00Z") })
+      .run();
+  }
+
+  it("a stored item that does not verify is not served, and a genuine answer replaces it", async () => {
+    await runInDurableObject(stubFor("rollback-fetch"), async (_i, state) => {
+      const svc = service(state, new ManualClock(TDX_AT), vendor(pcsRoutes()).fetch);
+      plantForgedTcbInfo(state);
+      const r = await svc.tdxCollateral(TDX_INPUT);
+      expect(r.ok && r.value.files["tcb_info.json"]).toEqual(fixture(`${TDX}/tcb_info.json`));
+      expect(svc.listCollateral().find((i) => i.key === "tdx/tcb/90c06f000000")).toMatchObject({ expiresAt: Date.parse("2025-07-05T03:43:45Z") });
+    });
+  });
+
+  it("a stored item that does not verify does not make a genuine upload 'older than the one already stored'", async () => {
+    await runInDurableObject(stubFor("rollback-upload"), async (_i, state) => {
+      const svc = service(state, new ManualClock(TDX_AT), vendor({}).fetch);
+      plantForgedTcbInfo(state);
+      const files = Object.fromEntries(TDX_FILES.map((n) => [n, fixture(`${TDX}/${n}`)]));
+      expect(await svc.uploadTdxCollateral({ files })).toMatchObject({ ok: true });
+      const r = await svc.tdxCollateral(TDX_INPUT);
+      expect(r.ok && r.value.files["tcb_info.json"]).toEqual(files["tcb_info.json"]);
+    });
+  });
+});
+
+describe("admin collateral API: deleting, pre-warm queries, unverifiable answers", () => {
+  let answered = 0;
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it("DELETE /admin/v1/collateral/{key} removes a listed item (204), then answers 404", async () => {
+    const put = await call("/admin/v1/collateral/snp/vcek", { method: "PUT", headers: AUTH, body: fixture("snp/gsg-milan-v2/vcek.der") });
+    expect(put.status).toBe(201);
+    const { key } = (await put.json()) as { key: string };
+    const list = async () => ((await (await call("/admin/v1/collateral", { headers: AUTH })).json()) as { items: { key: string }[] }).items.map((i) => i.key);
+    expect(await list()).toContain(key);
+    const del = await call(`/admin/v1/collateral/${key}`, { method: "DELETE", headers: AUTH });
+    expect(del.status).toBe(204);
+    expect(await list()).not.toContain(key);
+    const again = await call(`/admin/v1/collateral/${key}`, { method: "DELETE", headers: AUTH });
+    expect(again.status).toBe(404);
+    expect(await problemOf(again)).toMatchObject({ code: "not_found" });
+    expect((await call(`/admin/v1/collateral/${key}`, { method: "DELETE" })).status).toBe(401);
+  });
+
+  it.each(["bl=", "bl=0x44", "bl=5e0", "bl=+2", "bl=%202", "bl=2.0", "bl=-1", "bl=256"])("the VCEK pre-warm query refuses %s (decimal digits only, 0-255)", async (bl) => {
+    vi.stubGlobal("fetch", () => Promise.reject(new Error("no network in tests")));
+    const res = await call(`/admin/v1/collateral/snp/vcek?product=Milan&chip_id=${MILAN_CHIP}&${bl}&tee=0&snp=5&ucode=68`, { headers: AUTH });
+    expect(res.status).toBe(400);
+    expect(await problemOf(res)).toMatchObject({ code: "invalid_request", detail: expect.stringContaining("bl") });
+  });
+
+  const INTEL_PCS = "https://api.trustedservices.intel.com";
+  const TCB_URL = `${INTEL_PCS}/tdx/certification/v4/tcb?fmspc=90c06f000000`;
+  const tcbAnswer = (body: () => Uint8Array, chainHeader: string) => () => new Response(body(), { headers: { "TCB-Info-Issuer-Chain": chainHeader } });
+  const realChain = () => encodeURIComponent(fixtureText(`${TDX}/tcb_info_issuer_chain.pem`));
+  it.each([
+    ["TCB Info with fresh dates (its signature broken)", tcbAnswer(() => freshDated("tcb_info.json"), realChain())],
+    ["an HTML page as TCB Info", tcbAnswer(() => new TextEncoder().encode("<html>maintenance</html>"), realChain())],
+    ["TCB Info with an undecodable issuer-chain header", tcbAnswer(() => fixture(`${TDX}/tcb_info.json`), "%E0%A4%A")],
+    ["the TCB Info of another FMSPC", tcbAnswer(() => fixture(OTHER_FMSPC_TCB_INFO), realChain())],
+  ])("%s is a 503 collateral_unavailable problem (never a 500), and is not cached", async (_name, answer) => {
+    // The deployment's own store (real clock and fetch): both are stubbed, one answer every 3 h so no back-off window is still open.
+    const at = TDX_AT + answered++ * 3 * 3600_000;
+    vi.useFakeTimers({ toFake: ["Date"], now: at });
+    const pcs = vendor({ ...pcsRoutes({}, INTEL_PCS, "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"), [TCB_URL]: answer });
+    vi.stubGlobal("fetch", (input: RequestInfo | URL) => pcs.fetch(input instanceof Request ? input.url : String(input)));
+    const res = await call("/admin/v1/collateral/tdx?fmspc=90c06f000000", { headers: AUTH });
+    expect(res.status).toBe(503);
+    expect(await problemOf(res)).toMatchObject({ code: "collateral_unavailable" });
+    expect(pcs.calls).toContain(TCB_URL);
+    const list = (await (await call("/admin/v1/collateral", { headers: AUTH })).json()) as { items: { key: string }[] };
+    expect(list.items.map((i) => i.key).filter((k) => k.startsWith("tdx/tcb/"))).toEqual([]);
   });
 });

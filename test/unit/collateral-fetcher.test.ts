@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/lib/clock";
 import { ok, err } from "../../src/lib/result";
-import { backoffAfter, CollateralFetcher, parseRetryAfter, type BackoffState, type CollateralItem } from "../../src/lib/attestation/collateral/fetcher";
+import { backoffAfter, CollateralFetcher, parseRetryAfter, type BackoffState, type CollateralItem, type CollateralRequest } from "../../src/lib/attestation/collateral/fetcher";
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -14,6 +14,7 @@ function memoryStore() {
     backoff,
     getItem: (k: string) => items.get(k),
     putItem: (k: string, v: CollateralItem) => void items.set(k, v),
+    deleteItem: (k: string) => void items.delete(k),
     getBackoff: (k: string) => backoff.get(k),
     putBackoff: (k: string, v: BackoffState | undefined) => void (v ? backoff.set(k, v) : backoff.delete(k)),
   };
@@ -30,11 +31,11 @@ function fakeFetch(responses: (() => Response)[]) {
   return { fn, calls };
 }
 
-const request = (expiresAt: number) => ({
-  key: "k",
+const request = (expiresAt: number, key = "k") => ({
+  key,
   url: "https://kds.example/vcek",
   keepHeaders: ["X-Chain"],
-  expiry: (body: Uint8Array) => (body.length > 0 ? ok(expiresAt) : err("empty")),
+  verify: async (body: Uint8Array) => (body.length > 0 ? ok({ key, expiresAt }) : err("empty")),
 });
 
 describe("CollateralFetcher", () => {
@@ -91,7 +92,7 @@ describe("CollateralFetcher", () => {
   });
 
   it.each([
-    ["an invalid body", () => new Response(""), "invalid response"],
+    ["a body that does not verify", () => new Response(""), "invalid response"],
     ["expired collateral", () => new Response("x"), "expired"],
     ["an oversized body", () => new Response("x".repeat(2000)), "larger"],
     ["a network error", undefined, "request failed"],
@@ -119,8 +120,7 @@ describe("CollateralFetcher freshness and limits", () => {
   const versioned = (expiresAt: number, maxAgeMs?: number) => ({
     key: "crl",
     url: "https://kds.example/crl",
-    expiry: () => ok(expiresAt),
-    issuedAt: (body: Uint8Array) => Number(new TextDecoder().decode(body)),
+    verify: async (body: Uint8Array) => ok({ key: "crl", expiresAt, issuedAt: Number(new TextDecoder().decode(body)) }),
     ...(maxAgeMs !== undefined ? { maxAgeMs } : {}),
   });
 
@@ -175,12 +175,105 @@ describe("host-wide pause", () => {
     const store = memoryStore();
     const f = fakeFetch([() => new Response("", { status: 429, headers: { "Retry-After": "300" } }), () => new Response("x")]);
     const fetcher = new CollateralFetcher({ store, fetch: f.fn, clock });
-    await fetcher.get({ ...request(T0 + DAY), key: "chip-a" });
-    const other = await fetcher.get({ ...request(T0 + DAY), key: "chip-b" });
+    await fetcher.get(request(T0 + DAY, "chip-a"));
+    const other = await fetcher.get(request(T0 + DAY, "chip-b"));
     expect(other.ok || other.error.detail).toContain("host:kds.example");
     expect(f.calls).toHaveLength(1);
     clock.advance(301_000);
-    expect((await fetcher.get({ ...request(T0 + DAY), key: "chip-b" })).ok).toBe(true);
+    expect((await fetcher.get(request(T0 + DAY, "chip-b"))).ok).toBe(true);
     expect(store.backoff.has("host:kds.example")).toBe(false);
+  });
+});
+
+describe("only verified items are stored, served and compared", () => {
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  /** Bodies are issue times; "forged" ones (a trailing "!") do not verify. */
+  function signedRequest(expiresAt: number) {
+    let verifications = 0;
+    const req: CollateralRequest = {
+      key: "doc",
+      url: "https://pcs.example/doc",
+      verify: async (body) => {
+        verifications++;
+        const t = text(body);
+        return t.endsWith("!") ? err("signature does not verify") : ok({ key: "doc", expiresAt, issuedAt: Number(t) });
+      },
+    };
+    return { req, verifications: () => verifications };
+  }
+  const stored = (body: string, expiresAt: number): CollateralItem => ({ body: bytes(body), headers: {}, fetchedAt: T0 - DAY, expiresAt, source: "fetched" });
+
+  it("an answer that verifies as another item's is not stored under the key asked for, and opens the back-off window", async () => {
+    const clock = new ManualClock(T0);
+    const store = memoryStore();
+    const f = fakeFetch([() => new Response("x")]);
+    const fetcher = new CollateralFetcher({ store, fetch: f.fn, clock });
+    const r = await fetcher.get({ ...request(T0 + DAY), verify: async () => ok({ key: "other", expiresAt: T0 + DAY }) });
+    expect(r.ok || r.error).toMatchObject({ reason: "collateral_unavailable", detail: expect.stringContaining("it is for other, not k") });
+    expect(store.items.size).toBe(0);
+    expect(store.backoff.get("k")).toMatchObject({ failures: 1 });
+  });
+
+  it("a stored item that does not verify (an older version's row) is deleted, not served, and does not block an answer issued before it", async () => {
+    const clock = new ManualClock(T0);
+    const store = memoryStore();
+    store.items.set("doc", stored("9!", T0 + 365 * DAY));
+    const f = fakeFetch([() => new Response("5")]);
+    const fetcher = new CollateralFetcher({ store, fetch: f.fn, clock });
+    const r = await fetcher.get(signedRequest(T0 + 30 * DAY).req);
+    expect(r.ok && text(r.value.body)).toBe("5");
+    expect(text(store.items.get("doc")!.body)).toBe("5");
+    expect(store.items.get("doc")!.expiresAt).toBe(T0 + 30 * DAY);
+    expect(f.calls).toHaveLength(1);
+  });
+
+  it("a stored item that verifies is served until its own verified expiry, not the one its row claims", async () => {
+    const clock = new ManualClock(T0);
+    const store = memoryStore();
+    store.items.set("doc", stored("5", T0 + 365 * DAY));
+    const f = fakeFetch([]);
+    const fetcher = new CollateralFetcher({ store, fetch: f.fn, clock });
+    const r = await fetcher.get(signedRequest(T0 + 30 * DAY).req);
+    expect(r.ok && r.value.expiresAt).toBe(T0 + 30 * DAY);
+    expect(f.calls).toHaveLength(0);
+  });
+
+  it("verifies a stored item once per instance, and again when its bytes change", async () => {
+    const clock = new ManualClock(T0);
+    const store = memoryStore();
+    store.items.set("doc", stored("5", T0 + 30 * DAY));
+    const { req, verifications } = signedRequest(T0 + 30 * DAY);
+    const fetcher = new CollateralFetcher({ store, fetch: fakeFetch([]).fn, clock });
+    for (let i = 0; i < 3; i++) expect((await fetcher.get(req)).ok).toBe(true);
+    expect(verifications()).toBe(1);
+    store.items.set("doc", stored("6!", T0 + 30 * DAY));
+    expect(await fetcher.get(req)).toMatchObject({ ok: false, error: { reason: "collateral_unavailable" } });
+    expect(verifications()).toBe(2);
+    expect(store.items.has("doc")).toBe(false);
+  });
+
+  it.each([
+    ["one that does not verify", "7!", T0 + 30 * DAY, "signature does not verify"],
+    ["an expired one", "7", T0 - 1, "expired"],
+    ["one older than the verified stored item", "3", T0 + 30 * DAY, "older than the one already stored"],
+  ])("admit (uploads) refuses %s, and stores nothing itself", async (_name, body, expiresAt, detail) => {
+    const clock = new ManualClock(T0);
+    const store = memoryStore();
+    store.items.set("doc", stored("5", T0 + 30 * DAY));
+    const fetcher = new CollateralFetcher({ store, fetch: fakeFetch([]).fn, clock });
+    expect(await fetcher.admit(signedRequest(expiresAt).req.verify, bytes(body), {})).toMatchObject({ ok: false, error: expect.stringContaining(detail) });
+    expect(text(store.items.get("doc")!.body)).toBe("5");
+  });
+
+  it("admit accepts an upload newer than the stored item, or older than a stored item that does not verify", async () => {
+    const clock = new ManualClock(T0);
+    const store = memoryStore();
+    const fetcher = new CollateralFetcher({ store, fetch: fakeFetch([]).fn, clock });
+    const { verify } = signedRequest(T0 + 30 * DAY).req;
+    store.items.set("doc", stored("5", T0 + 30 * DAY));
+    expect(await fetcher.admit(verify, bytes("6"), {})).toMatchObject({ ok: true, value: { key: "doc", item: { source: "uploaded", expiresAt: T0 + 30 * DAY } } });
+    store.items.set("doc", stored("9!", T0 + 365 * DAY));
+    expect(await fetcher.admit(verify, bytes("6"), {})).toMatchObject({ ok: true, value: { key: "doc" } });
   });
 });

@@ -1,6 +1,6 @@
 /**
  * /admin/v1/collateral: attestation collateral for air-gapped deployments (upload) and for operators
- * (list, pre-warm the cache from AMD KDS / Intel PCS). Authenticated by adminAuth.
+ * (list, delete, pre-warm the cache from AMD KDS / Intel PCS). Authenticated by adminAuth.
  */
 import { Hono, type Context } from "hono";
 import { z } from "zod";
@@ -14,7 +14,12 @@ export const adminCollateral = new Hono<AppEnv>();
 
 const Product = z.enum(["Milan", "Genoa", "Turin"]);
 const Signer = z.enum(["vcek", "vlek"]);
-const Spl = z.coerce.number().int().min(0).max(255);
+/** A security patch level as KDS takes it: decimal digits only (no "", "0x44", "5e0", signs or spaces), 0-255. */
+const Spl = z
+  .string()
+  .regex(/^[0-9]{1,3}$/, "must be a decimal number from 0 to 255")
+  .transform(Number)
+  .pipe(z.number().max(255, "must be a decimal number from 0 to 255"));
 
 /** DER as sent, or the first PEM block with `label`. */
 async function derBody(c: Context<AppEnv>, label: string): Promise<Uint8Array> {
@@ -32,6 +37,14 @@ function stored<T>(r: { ok: true; value: T } | { ok: false; error: { detail: str
 }
 
 adminCollateral.get("/", async (c) => c.json({ items: await collateralStore(c.env).listCollateral() }, 200, { "Cache-Control": "no-store" }));
+
+/** An item by the key the list shows (`snp/vcek/…`, `tdx/tcb/…`), slashes and all. */
+adminCollateral.delete("/:key{.+}", async (c) => {
+  const key = c.req.param("key");
+  const r = await collateralStore(c.env).deleteCollateral({ key });
+  if (!r.ok) throw new AppError("not_found", `No collateral item is stored under ${key.slice(0, 200)}.`);
+  return c.body(null, 204, { "Cache-Control": "no-store" });
+});
 
 adminCollateral.put("/snp/vcek", async (c) => {
   const der = await derBody(c, "CERTIFICATE");

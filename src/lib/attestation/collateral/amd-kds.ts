@@ -1,7 +1,7 @@
 /**
  * AMD Key Distribution Service (KDS) collateral (specs/sev-snp.md §3): VCEKs per chip and TCB, and the
- * ASK/ASVK CRLs per product. Builds requests for CollateralFetcher; reads the identity of an uploaded
- * VCEK so it lands under the same key a fetch would use.
+ * ASK/ASVK CRLs per product. Builds requests for CollateralFetcher, whose verifiers (signatures to
+ * the pinned AMD roots, then the key of what the item is for) judge fetched and uploaded items alike.
  */
 import { err, ok, type Result } from "../../result";
 import { toHex } from "../../encoding";
@@ -11,8 +11,7 @@ import type { EndorsementKind } from "../snp/endorsement-cert";
 import type { SnpProduct } from "../snp/product";
 import { pinnedRoots } from "../snp/roots";
 import { hasFmc } from "../snp/tcb";
-import { crlIssuedAt } from "./crl-times";
-import type { CollateralRequest } from "./fetcher";
+import type { CollateralRequest, VerifiedCollateral } from "./fetcher";
 
 export const DEFAULT_KDS_URL = "https://kdsintf.amd.com";
 
@@ -53,17 +52,14 @@ export function vcekKey(product: SnpProductLine, hwid: string, tcb: KdsTcb): str
  */
 export function vcekRequest(base: string, product: SnpProductLine, chipId: Uint8Array, tcb: KdsTcb): CollateralRequest {
   const hwid = kdsHardwareId(product, chipId);
-  const key = vcekKey(product, hwid, tcb);
-  return {
-    key,
-    url: `${base}/vcek/v1/${product}/${hwid}?${tcbQuery(product, tcb)}`,
-    expiry: async (body) => {
-      const id = await verifiedVcekIdentity(body);
-      if (!id.ok) return id;
-      if (vcekKey(id.value.product, id.value.hwid, id.value.tcb) !== key) return err("the VCEK is for another chip, product or TCB");
-      return ok(id.value.notAfter);
-    },
-  };
+  return { key: vcekKey(product, hwid, tcb), url: `${base}/vcek/v1/${product}/${hwid}?${tcbQuery(product, tcb)}`, verify: verifiedVcek };
+}
+
+/** A VCEK (fetched or uploaded) verified to the pinned AMD roots → the key of its product, chip and TCB. */
+export async function verifiedVcek(der: Uint8Array): Promise<Result<VerifiedCollateral, string>> {
+  const id = await verifiedVcekIdentity(der);
+  if (!id.ok) return id;
+  return ok({ key: vcekKey(id.value.product, id.value.hwid, id.value.tcb), expiresAt: id.value.notAfter });
 }
 
 export function crlKey(product: SnpProductLine, signer: EndorsementSigner): string {
@@ -75,32 +71,33 @@ export function crlRequest(base: string, product: SnpProductLine, signer: Endors
   return {
     key: crlKey(product, signer),
     url: `${base}/${signer}/v1/${product}/crl`,
-    expiry: (body) => verifiedCrlExpiry(body, product),
+    verify: (body) => verifiedSnpCrl(body, product, signer),
     maxAgeMs: CRL_MAX_AGE_MS,
-    issuedAt: crlIssuedAt,
   };
 }
 
-/** A CRL the product's pinned ARK signed → its nextUpdate. */
-export async function verifiedCrlExpiry(body: Uint8Array, product: SnpProductLine): Promise<Result<number, string>> {
+/**
+ * A CRL the product's pinned ARK signed, for the `signer` chain (fetched or uploaded). Both CRLs of a
+ * product come from its ARK, so which chain one is for is what it was fetched or uploaded as.
+ */
+export async function verifiedSnpCrl(body: Uint8Array, product: SnpProductLine, signer: EndorsementSigner): Promise<Result<VerifiedCollateral, string>> {
   const roots = await pinnedRoots();
   const productRoots = roots.ok ? roots.value.find((r) => r.product === product) : undefined;
   if (!productRoots) return err("pinned AMD roots unavailable");
   const crl = await verifyAmdCrl(body, productRoots);
-  return crl.ok ? ok(crl.value.nextUpdate) : err(`${crl.error.reason}: ${crl.error.detail}`);
+  if (!crl.ok) return err(`${crl.error.reason}: ${crl.error.detail}`);
+  return ok({ key: crlKey(product, signer), expiresAt: crl.value.nextUpdate, issuedAt: crl.value.thisUpdate });
 }
 
-
-
-export interface VcekIdentity {
+interface VcekIdentity {
   readonly product: SnpProductLine;
   readonly hwid: string;
   readonly tcb: KdsTcb;
   readonly notAfter: number;
 }
 
-/** A VCEK verified to the pinned AMD roots → its product, hwID and SPLs (for uploads and fetches). */
-export async function verifiedVcekIdentity(der: Uint8Array): Promise<Result<VcekIdentity, string>> {
+/** A VCEK verified to the pinned AMD roots → its product, hwID and SPLs. */
+async function verifiedVcekIdentity(der: Uint8Array): Promise<Result<VcekIdentity, string>> {
   const e = await verifyEndorsementChain(der);
   if (!e.ok) return err(`${e.error.reason}: ${e.error.detail}`);
   const f = e.value;

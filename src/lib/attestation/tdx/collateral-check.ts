@@ -5,7 +5,9 @@
  * is signed by a PCK CA that chains to the root, is not on the root CRL, and is the CRL's issuer.
  *
  * The result is what the verifier caches per collateral digest: it holds no verdict about time, only
- * the validity windows to re-check against the verification time on every call.
+ * the validity windows to re-check against the verification time on every call. Each item's check is
+ * exported on its own (`checkRootCaCrl`, `checkTcbInfo`, …): collateral-items.ts runs the same checks on
+ * one item at a time, when a PCS answer or an upload is stored.
  */
 import { ok, type Result } from "../../result";
 import { bytesEqual } from "../../x509/der-reader";
@@ -16,6 +18,8 @@ import { certificateWindows, validity, verifyChain, type Validity, type Validity
 import type { TdxCollateral } from "./collateral";
 import { tdxFail, type TdxFailure, type TdxFailureReason } from "./errors";
 import { importP256Spki, verifyP256 } from "./p256";
+import type { QeIdentity } from "./qe-identity";
+import type { TcbInfo } from "./tcb-info";
 
 export interface CheckedCollateral {
   readonly collateral: TdxCollateral;
@@ -58,32 +62,52 @@ async function checkSignedDocument(
   return ok(undefined);
 }
 
-export async function checkCollateral(c: TdxCollateral, anchor: ParsedCertificate): Promise<Result<CheckedCollateral, TdxFailure>> {
-  // Root CA CRL: issued and signed by the trusted root.
-  const rootCrl = c.rootCaCrl;
+/** The Root CA CRL: issued and signed by the trusted root. */
+export async function checkRootCaCrl(rootCrl: ParsedCrl, anchor: ParsedCertificate): Promise<Result<void, TdxFailure>> {
   if (!bytesEqual(rootCrl.issuerRaw, anchor.subjectRaw)) return tdxFail("root_ca_crl_untrusted", "the Root CA CRL is not issued by the Intel SGX Root CA");
-  const rootCrlSig = await verifySignedData(rootCrl.signatureAlgorithm, rootCrl.tbs, rootCrl.signature, anchor.spki);
-  if (!rootCrlSig.ok) return tdxFail("root_ca_crl_untrusted", `the Root CA CRL signature does not verify with the trusted root (${rootCrlSig.error.reason})`);
+  const sig = await verifySignedData(rootCrl.signatureAlgorithm, rootCrl.tbs, rootCrl.signature, anchor.spki);
+  if (!sig.ok) return tdxFail("root_ca_crl_untrusted", `the Root CA CRL signature does not verify with the trusted root (${sig.error.reason})`);
+  return ok(undefined);
+}
 
-  const tcb = c.tcbInfo;
-  const tcbCheck = await checkSignedDocument("TCB Info", c.tcbInfoIssuerChain, tcb.signed, tcb.signature, rootCrl, anchor, "tcb_info_untrusted");
-  if (!tcbCheck.ok) return tcbCheck;
-  const qe = c.qeIdentity;
-  const qeCheck = await checkSignedDocument("QE Identity", c.qeIdentityIssuerChain, qe.signed, qe.signature, rootCrl, anchor, "qe_identity_untrusted");
-  if (!qeCheck.ok) return qeCheck;
+/** TCB Info, given the (checked) Root CA CRL: signed over its exact bytes by a TCB Signing certificate of the root. */
+export function checkTcbInfo(tcb: TcbInfo, chain: readonly ParsedCertificate[], rootCrl: ParsedCrl, anchor: ParsedCertificate): Promise<Result<void, TdxFailure>> {
+  return checkSignedDocument("TCB Info", chain, tcb.signed, tcb.signature, rootCrl, anchor, "tcb_info_untrusted");
+}
 
-  // PCK CRL: its issuer chain to the root, then the CRL against the chain's CA.
-  const crlChain = c.pckCrlIssuerChain;
-  const crlPath = await verifyChain(crlChain, PCK_CA_CHAIN, anchor);
-  if (!crlPath.ok) return tdxFail("pck_crl_untrusted", `PCK CRL issuer chain: ${crlPath.error}`);
-  const pckCa = crlChain[0]!;
+/** QE Identity, likewise. */
+export function checkQeIdentity(qe: QeIdentity, chain: readonly ParsedCertificate[], rootCrl: ParsedCrl, anchor: ParsedCertificate): Promise<Result<void, TdxFailure>> {
+  return checkSignedDocument("QE Identity", chain, qe.signed, qe.signature, rootCrl, anchor, "qe_identity_untrusted");
+}
+
+/** The PCK CRL, given the (checked) Root CA CRL: its issuer chain to the root, then the CRL against the chain's CA → that CA. */
+export async function checkPckCrl(pckCrl: ParsedCrl, chain: readonly ParsedCertificate[], rootCrl: ParsedCrl, anchor: ParsedCertificate): Promise<Result<ParsedCertificate, TdxFailure>> {
+  const path = await verifyChain(chain, PCK_CA_CHAIN, anchor);
+  if (!path.ok) return tdxFail("pck_crl_untrusted", `PCK CRL issuer chain: ${path.error}`);
+  const pckCa = chain[0]!;
   if (revokedBy(rootCrl, pckCa)) return tdxFail("pck_crl_untrusted", `the PCK CRL issuer ${pckCa.serialHex} is on the Root CA CRL`);
-  const pckCrl = c.pckCrl;
   if (!bytesEqual(pckCrl.issuerRaw, pckCa.subjectRaw)) {
     return tdxFail("pck_crl_wrong_issuer", `the PCK CRL is issued by "${commonName(pckCrl.issuer) ?? "?"}", not by "${commonName(pckCa.subject) ?? "?"}"`);
   }
-  const pckCrlSig = await verifySignedData(pckCrl.signatureAlgorithm, pckCrl.tbs, pckCrl.signature, pckCa.spki);
-  if (!pckCrlSig.ok) return tdxFail("pck_crl_untrusted", `the PCK CRL signature does not verify (${pckCrlSig.error.reason})`);
+  const sig = await verifySignedData(pckCrl.signatureAlgorithm, pckCrl.tbs, pckCrl.signature, pckCa.spki);
+  if (!sig.ok) return tdxFail("pck_crl_untrusted", `the PCK CRL signature does not verify (${sig.error.reason})`);
+  return ok(pckCa);
+}
+
+export async function checkCollateral(c: TdxCollateral, anchor: ParsedCertificate): Promise<Result<CheckedCollateral, TdxFailure>> {
+  const rootCrl = c.rootCaCrl;
+  const rootCheck = await checkRootCaCrl(rootCrl, anchor);
+  if (!rootCheck.ok) return rootCheck;
+  const tcb = c.tcbInfo;
+  const tcbCheck = await checkTcbInfo(tcb, c.tcbInfoIssuerChain, rootCrl, anchor);
+  if (!tcbCheck.ok) return tcbCheck;
+  const qe = c.qeIdentity;
+  const qeCheck = await checkQeIdentity(qe, c.qeIdentityIssuerChain, rootCrl, anchor);
+  if (!qeCheck.ok) return qeCheck;
+  const crlChain = c.pckCrlIssuerChain;
+  const pckCrl = c.pckCrl;
+  const pckCa = await checkPckCrl(pckCrl, crlChain, rootCrl, anchor);
+  if (!pckCa.ok) return pckCa;
 
   const windows: ValidityWindow[] = [
     crlWindow(rootCrl, "the Root CA CRL", "root_ca_crl_expired", "root_ca_crl_not_yet_valid"),
@@ -94,5 +118,5 @@ export async function checkCollateral(c: TdxCollateral, anchor: ParsedCertificat
     ...certificateWindows(crlChain, "pck_crl_expired", "pck_crl_not_yet_valid"),
     crlWindow(pckCrl, "the PCK CRL", "pck_crl_expired", "pck_crl_not_yet_valid"),
   ];
-  return ok({ collateral: c, validity: validity(windows), pckCrlSigner: pckCa });
+  return ok({ collateral: c, validity: validity(windows), pckCrlSigner: pckCa.value });
 }

@@ -64,8 +64,8 @@ export function parseIssuerChain(bytes: Uint8Array, file: string): Result<Parsed
   return certs.ok ? certs : tdxFail("issuer_chain_malformed", `${file}: ${certs.error}`);
 }
 
-/** A CRL as DER, or PEM ("X509 CRL"). */
-function readCrl(bytes: Uint8Array, file: string, reason: TdxFailureReason): Result<ParsedCrl, TdxFailure> {
+/** A CRL as DER, or PEM ("X509 CRL"), with a nextUpdate. */
+export function readCrl(bytes: Uint8Array, file: string, reason: TdxFailureReason): Result<ParsedCrl, TdxFailure> {
   let der = bytes;
   if (bytes[0] === 0x2d /* - */) {
     const text = fromUtf8(bytes);
