@@ -30,6 +30,7 @@ import {
   verifiedTcbInfo,
   type PckCa,
 } from "../lib/attestation/collateral/intel-pcs";
+import type { CollateralSources } from "../lib/config";
 import type * as schema from "./tables/collateral";
 import { TDX_COLLATERAL_FILES } from "../lib/attestation/tdx/collateral";
 import { collateralBackoff, collateralItems } from "./tables/collateral";
@@ -72,12 +73,6 @@ interface Upload {
   readonly verify: CollateralVerifier;
   readonly body: Uint8Array;
   readonly headers: Readonly<Record<string, string>>;
-}
-
-export interface CollateralSources {
-  readonly kds: string;
-  readonly pcs: string;
-  readonly rootCrl: string;
 }
 
 export interface CollateralServiceDeps {

@@ -170,3 +170,19 @@ describe("health", () => {
     expect(await res.json()).toEqual({ status: "ok", trust_domain: "example.org", spiffe_sequence: expect.any(Number) });
   });
 });
+
+describe("DNS names over HTTP", () => {
+  it("40 spellings of one name (under the 128-entry body cap) mint one SAN; 33 distinct names are refused", async () => {
+    const spellings = Array.from({ length: 40 }, (_, i) => [...`web${"x".repeat(i % 3)}.example.org`].map((ch, j) => ((i >> j) & 1 ? ch.toUpperCase() : ch)).join(""));
+    const distinct = new Set(spellings.map((s) => s.toLowerCase()));
+    const res = await adminPost("/admin/v1/svids/x509", { spiffe_id: id, public_key: publicKey, dns_names: spellings });
+    expect(res.status).toBe(200);
+    const { cert_chain } = (await res.json()) as { cert_chain: string[] };
+    const san = new x509.X509Certificate(cert_chain[0]!).getExtension(x509.SubjectAlternativeNameExtension)!;
+    expect(san.names.items.filter((n) => n.type === "dns").map((n) => n.value).sort()).toEqual([...distinct].sort());
+    const tooMany = Array.from({ length: 33 }, (_, i) => `w${i}.example.org`);
+    const refused = await adminPost("/admin/v1/svids/x509", { spiffe_id: id, public_key: publicKey, dns_names: tooMany });
+    expect(refused.status).toBe(400);
+    expect((await problemOf(refused)).code).toBe("invalid_dns_name");
+  });
+});

@@ -9,7 +9,8 @@ export const MintX509SvidBody = z
     public_key: z.string().max(8192).optional(),
     csr: z.string().max(16384).optional(),
     ttl: ttl.optional(),
-    dns_names: z.array(z.string().max(253)).max(32).optional(),
+    // At most 32 distinct names are issued (case-insensitive duplicates are written once, see parseDnsNames).
+    dns_names: z.array(z.string().max(253)).max(128).optional(),
   })
   .refine((b) => (b.public_key === undefined) !== (b.csr === undefined), {
     message: "exactly one of public_key and csr is required",
