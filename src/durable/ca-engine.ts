@@ -65,8 +65,12 @@ export interface PublishedBundle {
   readonly x509Authorities: readonly Uint8Array[];
 }
 
-const TRACK_KEY_TYPE: Record<Exclude<Track, "x509">, KeyType> = { "jwt-es256": "ec-p256", "jwt-rs256": "rsa-2048" };
-const TRACK_ALG: Record<Exclude<Track, "x509">, JwtAlgorithm> = { "jwt-es256": "ES256", "jwt-rs256": "RS256" };
+type JwsTrack = Exclude<Track, "x509">;
+const TRACK_KEY_TYPE: Record<JwsTrack, KeyType> = { "jwt-es256": "ec-p256", "jwt-rs256": "rsa-2048", "ear-es256": "ec-p256" };
+const TRACK_ALG: Record<JwsTrack, JwtAlgorithm> = { "jwt-es256": "ES256", "jwt-rs256": "RS256", "ear-es256": "ES256" };
+/** The tracks whose keys sign JWT-SVIDs (published in the bundle and the OIDC JWKS). */
+const SVID_JWT_TRACKS: readonly JwsTrack[] = ["jwt-es256", "jwt-rs256"];
+const EAR_TRACK: JwsTrack = "ear-es256";
 
 export interface CaUnavailable {
   readonly reason: "ca_misconfigured";
@@ -77,7 +81,10 @@ export interface CaUnavailable {
 /** The keys that sign now: valid at the time they were asked for. */
 export interface Signers {
   readonly x509: X509Signer;
+  /** JWT-SVID keys only (never the attestation-token key). */
   jwt(alg: JwtAlgorithm): JwtSigner | undefined;
+  /** The key broker's attestation-token (EAR) key, ES256. */
+  readonly attestation: JwtSigner;
 }
 
 export class CaEngine {
@@ -128,19 +135,30 @@ export class CaEngine {
     if (this.#locked !== undefined) return err({ reason: "ca_misconfigured", detail: this.#locked });
     const x509 = this.#x509;
     const now = this.now();
-    const jwt = [...this.#jwt.values()];
-    if (!x509 || jwt.length !== TRACKS.length - 1) return err({ reason: "ca_misconfigured", detail: "the certificate authority has not loaded its keys" });
-    for (const s of [x509, ...jwt]) {
+    const all = [...this.#jwt.values()];
+    const jwt = all.filter((s) => s.row.track !== EAR_TRACK);
+    const attestation = this.#jwt.get(EAR_TRACK);
+    if (!x509 || !attestation || all.length !== TRACKS.length - 1) return err({ reason: "ca_misconfigured", detail: "the certificate authority has not loaded its keys" });
+    for (const s of [x509, ...all]) {
       if (now < s.row.notBefore || now >= s.row.notAfter) {
         return err({ reason: "ca_misconfigured", detail: `authority ${s.row.id} (${s.row.track}) is not valid now; rotation has not run` });
       }
     }
-    return ok({ x509, jwt: (alg) => jwt.find((s) => s.alg === alg) });
+    return ok({ x509, jwt: (alg) => jwt.find((s) => s.alg === alg), attestation });
   }
 
   /** The published documents: as loaded, else as stored (served even while the keys cannot be opened). */
   bundle(): PublishedBundle | undefined {
     return this.#bundle ?? this.#readBundle();
+  }
+
+  /**
+   * The attestation-token keys (every stored one: prepared, active, old), as a JWKS. Public data, read
+   * from storage: served even while the keys cannot be opened.
+   */
+  attestationKeys(): { keys: JwksKey[] } {
+    const rows = this.#deps.db.select().from(authorities).where(eq(authorities.track, EAR_TRACK)).all();
+    return oidcJwks(rows.filter((r) => r.kid !== null).map((r) => ({ kid: r.kid!, alg: TRACK_ALG[EAR_TRACK], publicJwk: JSON.parse(r.publicJwk) as PublicJwk })));
   }
 
   async #rotateLocked(force = false): Promise<void> {
@@ -233,8 +251,8 @@ export class CaEngine {
     const { db } = this.#deps;
     const rows = db.select().from(authorities).all().sort((a, b) => a.notBefore - b.notBefore || a.id.localeCompare(b.id));
     const x509 = rows.filter((r) => r.track === "x509" && r.certificate !== null);
-    const jwt = rows.filter((r) => r.track !== "x509" && r.kid !== null);
-    const jwtEntries = jwt.map((r) => ({ kid: r.kid!, alg: TRACK_ALG[r.track as Exclude<Track, "x509">], publicJwk: JSON.parse(r.publicJwk) as PublicJwk }));
+    const jwt = rows.filter((r) => (SVID_JWT_TRACKS as readonly Track[]).includes(r.track) && r.kid !== null);
+    const jwtEntries = jwt.map((r) => ({ kid: r.kid!, alg: TRACK_ALG[r.track as JwsTrack], publicJwk: JSON.parse(r.publicJwk) as PublicJwk }));
     const keys = bundleKeys(
       x509.map((r) => ({ certificate: fromBase64(r.certificate!)!, publicJwk: JSON.parse(r.publicJwk) as PublicJwk })),
       jwtEntries,

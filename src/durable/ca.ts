@@ -19,7 +19,8 @@ import {
   type SvidError,
   type X509SvidRequest,
 } from "../lib/ca/issue";
-import type { BundleKey, JwksKey } from "../lib/spiffe/bundle";
+import type { BundleKey, JwksKey, PublicJwk } from "../lib/spiffe/bundle";
+import { signAttestationToken } from "../lib/kbs/token";
 import { CaEngine, type CaUnavailable, type Signers } from "./ca-engine";
 import { openDb } from "./db";
 import * as schema from "./tables/ca";
@@ -140,6 +141,26 @@ export class CertificateAuthority extends DurableObject<Env> {
     const b = engine.bundle();
     if (!b) return ready.ok ? err({ reason: "ca_misconfigured", detail: "no bundle has been published" }) : ready;
     return ok({ sequence: b.sequence, keys: b.keys, jwks: b.jwks });
+  }
+
+  /**
+   * Signs the key broker's attestation token (EAR claims, built and validated by the caller) with the
+   * attestation key, which signs nothing else and is never in the bundle or the OIDC JWKS.
+   */
+  async signAttestationToken(input: { readonly claims: Record<string, unknown> }): Promise<Result<{ token: string }, CaUnavailable>> {
+    const ready = await this.#signers();
+    if (!ready.ok) return ready;
+    const signer = ready.value.signers.attestation;
+    const publicJwk = { ...(JSON.parse(signer.row.publicJwk) as PublicJwk), kid: signer.kid, alg: signer.alg, use: "sig" as const };
+    return ok({ token: await signAttestationToken(signer.key, { kid: signer.kid, publicJwk }, input.claims) });
+  }
+
+  /** The attestation-token verification keys (public; served from storage whatever the KEK). */
+  async getAttestationKeys(): Promise<Result<{ keys: JwksKey[] }, CaUnavailable>> {
+    const engine = this.#engine;
+    if (!(engine instanceof CaEngine)) return err(engine);
+    await this.#ready();
+    return ok(engine.attestationKeys());
   }
 
   /** Whether the CA can sign now (for /healthz); the reason is for the log only. */

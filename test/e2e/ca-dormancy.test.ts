@@ -108,7 +108,7 @@ describe("npm run dev after dormancy and with a wrong key-encryption key", () =>
   });
 
   it("30 h past the lifetime: the first GET /keys publishes one new key per track, mints are valid now, restarts add nothing", async () => {
-    expect(await shiftAuthorities(30 * HOUR_MS)).toBe(3);
+    expect(await shiftAuthorities(30 * HOUR_MS)).toBe(4);
     const s = await start();
     // An unauthenticated GET /keys is what triggered the old failure.
     const jwks = await json(`${s.url}/keys`);

@@ -74,7 +74,11 @@ async function assertSettled(engine: CaEngine, state: DurableObjectState, now: n
   // The published documents are exactly the stored keys.
   const bundle = published(engine);
   expect(bundle.x509Authorities.length).toBe(all.filter((r) => r.track === "x509").length);
-  expect(bundle.jwks.keys.length).toBe(all.filter((r) => r.track !== "x509").length);
+  expect(bundle.jwks.keys.length).toBe(all.filter((r) => r.track === "jwt-es256" || r.track === "jwt-rs256").length);
+  // The attestation-token keys are published on their own, never as JWT-SVID keys.
+  const ear = engine.attestationKeys().keys.map((k) => k.kid);
+  expect(ear.length).toBe(all.filter((r) => r.track === "ear-es256").length);
+  for (const kid of ear) expect(bundle.jwks.keys.some((k) => k.kid === kid) || bundle.keys.some((k) => k.kid === kid)).toBe(false);
   // It signs with keys that are valid now, and what it signs verifies against what it publishes.
   const signers = engine.signers();
   expect(signers.ok).toBe(true);
@@ -113,7 +117,7 @@ describe("dormancy", () => {
       expect(after.jwks.keys.length).toBe(4);
       expect(after.sequence).toBe(start.sequence + 1);
       const statuses = rows(state).map((r) => r.status).sort();
-      expect(statuses).toEqual(["active", "active", "active", "old", "old", "old"]);
+      expect(statuses).toEqual(["active", "active", "active", "active", "old", "old", "old", "old"]);
       await assertSettled(woken, state, clock.now());
 
       // Restarts at the same time add nothing.
@@ -121,7 +125,7 @@ describe("dormancy", () => {
         const again = await engineOn(state, clock);
         await again.ready();
         expect(published(again).sequence).toBe(after.sequence);
-        expect(rows(state).length).toBe(6);
+        expect(rows(state).length).toBe(8);
       }
 
       // An X.509-SVID signed now is valid now and chains to a published CA.
@@ -151,7 +155,7 @@ describe("dormancy", () => {
       clock.set(T0 + 7 * 24 * HOUR);
       const woken = await engineOn(state, clock);
       await woken.ready();
-      expect(rows(state).map((r) => r.status)).toEqual(["active", "active", "active"]);
+      expect(rows(state).map((r) => r.status)).toEqual(["active", "active", "active", "active"]);
       await assertSettled(woken, state, clock.now());
     });
   });

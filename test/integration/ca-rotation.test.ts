@@ -206,7 +206,7 @@ describe("restart and key custody", () => {
 
       // At rest: AES-GCM blobs (iv ‖ ciphertext ‖ tag), not PKCS#8.
       const rows = state.storage.sql.exec<{ wrapped_key: string; key_type: string }>("SELECT wrapped_key, key_type FROM authorities").toArray();
-      expect(rows.length).toBe(3);
+      expect(rows.length).toBe(4);
       for (const row of rows) {
         const blob = fromBase64(row.wrapped_key)!;
         expect(blob[0] === 0x30 && (blob[1] === 0x81 || blob[1] === 0x82)).toBe(false);

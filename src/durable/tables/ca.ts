@@ -2,17 +2,17 @@
 import { integer, sqliteTable, text, index } from "drizzle-orm/sqlite-core";
 
 /**
- * Signing authorities, one row per key. A track ("x509", "jwt-es256", "jwt-rs256") has at most one
+ * Signing authorities, one row per key. A track ("x509", "jwt-es256", "jwt-rs256", "ear-es256") has at most one
  * `active` and one `prepared` row; `old` rows stay published until 24 h after they expire.
  */
 export const authorities = sqliteTable(
   "authorities",
   {
     id: text("id").primaryKey(),
-    track: text("track", { enum: ["x509", "jwt-es256", "jwt-rs256"] }).notNull(),
+    track: text("track", { enum: ["x509", "jwt-es256", "jwt-rs256", "ear-es256"] }).notNull(),
     keyType: text("key_type", { enum: ["ec-p256", "ec-p384", "rsa-2048"] }).notNull(),
     status: text("status", { enum: ["prepared", "active", "old"] }).notNull(),
-    /** JWT key id (random, 32 chars); null for X.509 authorities. */
+    /** JWT key id (random, 32 chars); null for X.509 authorities. Attestation-token keys have one too. */
     kid: text("kid"),
     /** AES-256-GCM(KEK) over the PKCS#8 private key: base64(iv ‖ ciphertext). */
     wrappedKey: text("wrapped_key").notNull(),

@@ -17,8 +17,12 @@
  * SPIRE does ("prepare and activate" in one rotation): there was no earlier moment to publish it.
  */
 
-export type Track = "x509" | "jwt-es256" | "jwt-rs256";
-export const TRACKS: readonly Track[] = ["x509", "jwt-es256", "jwt-rs256"];
+/**
+ * One track per key role: the X.509 CA, the JWT-SVID keys, and the key broker's attestation-token
+ * (EAR) key, which is never published in the SPIFFE bundle or the OIDC JWKS.
+ */
+export type Track = "x509" | "jwt-es256" | "jwt-rs256" | "ear-es256";
+export const TRACKS: readonly Track[] = ["x509", "jwt-es256", "jwt-rs256", "ear-es256"];
 
 export type AuthorityStatus = "prepared" | "active" | "old";
 
