@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "./args";
 import { COMMON_FLAGS, type CliIo, type Command } from "./command";
+import { auditListCommand } from "./commands/audit-list";
 import { bundleShowCommand } from "./commands/bundle-show";
 import { jwtMintCommand } from "./commands/jwt-mint";
 import { verifySnpCommand } from "./commands/verify-snp";
@@ -15,7 +16,7 @@ import { VERSION } from "./version";
 
 export type { CliIo } from "./command";
 
-export const COMMANDS: readonly Command[] = [x509MintCommand, jwtMintCommand, bundleShowCommand, verifySnpCommand, verifyTdxCommand];
+export const COMMANDS: readonly Command[] = [x509MintCommand, jwtMintCommand, bundleShowCommand, verifySnpCommand, verifyTdxCommand, auditListCommand];
 
 const GLOBAL_FLAGS = { ...COMMON_FLAGS, version: { kind: "boolean" } } as const;
 
