@@ -1,7 +1,10 @@
 /** The only place Durable Object names are derived. */
 import type { TrustDomain } from "../lib/spiffe/id";
 import type { CertificateAuthority } from "./ca";
+import type { AuditLog } from "./audit";
 import type { CollateralStore } from "./collateral";
+import type { Registry } from "./registry";
+import type { AttestationSession } from "./session";
 
 /** One certificate authority per trust domain. */
 export function caFor(env: Env, trustDomain: TrustDomain): DurableObjectStub<CertificateAuthority> {
@@ -13,4 +16,22 @@ export function caFor(env: Env, trustDomain: TrustDomain): DurableObjectStub<Cer
 export function collateralStore(env: Env): DurableObjectStub<CollateralStore> {
   const ns = env.COLLATERAL as DurableObjectNamespace<CollateralStore>;
   return ns.get(ns.idFromName("collateral"));
+}
+
+/** One audit log per deployment (to be sharded by time when it grows; not yet). */
+export function auditLog(env: Env): DurableObjectStub<AuditLog> {
+  const ns = env.AUDIT as DurableObjectNamespace<AuditLog>;
+  return ns.get(ns.idFromName("audit"));
+}
+
+/** One registry per trust domain (for now: the key broker's resources, policies, reference values). */
+export function registryFor(env: Env, trustDomain: TrustDomain): DurableObjectStub<Registry> {
+  const ns = env.REGISTRY as DurableObjectNamespace<Registry>;
+  return ns.get(ns.idFromName(`registry:${trustDomain}`));
+}
+
+/** Session shards: the first two hex digits of the session id (256 objects). */
+export function sessionFor(env: Env, sessionId: string): DurableObjectStub<AttestationSession> {
+  const ns = env.SESSIONS as DurableObjectNamespace<AttestationSession>;
+  return ns.get(ns.idFromName(`sessions:${sessionId.slice(0, 2)}`));
 }

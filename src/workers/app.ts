@@ -4,10 +4,11 @@ import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./context";
 import { AppError } from "./errors";
-import { problemResponse } from "./problem";
+import { errorResponse, isKbsPath } from "./problem";
 import { configMiddleware } from "./middleware/config";
 import { adminAuth } from "./middleware/admin-auth";
 import { admin } from "./routes/admin";
+import { adminAudit } from "./routes/admin-audit";
 import { adminCollateral } from "./routes/admin-collateral";
 import { bundle } from "./routes/bundle";
 import { health } from "./routes/health";
@@ -44,20 +45,25 @@ export function createApp(): Hono<AppEnv> {
   app.use("/admin/*", adminAuth);
   app.route("/admin/v1", admin);
   app.route("/admin/v1/collateral", adminCollateral);
+  app.route("/admin/v1/audit", adminAudit);
 
-  app.notFound((c) => problemResponse("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`, c.get("requestId")));
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    return errorResponse(path, "not_found", isKbsPath(path) ? "Plugin not found" : `No route for ${c.req.method} ${path}.`, c.get("requestId"));
+  });
 
   app.onError((error, c) => {
     const requestId = c.get("requestId") ?? "unknown";
+    const path = new URL(c.req.url).pathname;
     if (error instanceof AppError) {
       if (error.internal) console.warn(JSON.stringify({ requestId, code: error.code, internal: error.internal }));
-      return problemResponse(error.code, error.detail, requestId, error.headers);
+      return errorResponse(path, error.code, error.detail, requestId, error.headers);
     }
     const overloaded = (error as { overloaded?: unknown }).overloaded === true;
     console.error(JSON.stringify({ requestId, error: error.name, message: error.message }));
     return overloaded
-      ? problemResponse("service_overloaded", "The service is overloaded; retry later.", requestId, { "Retry-After": "1" })
-      : problemResponse("internal_error", "An internal error occurred.", requestId);
+      ? errorResponse(path, "service_overloaded", "The service is overloaded; retry later.", requestId, { "Retry-After": "1" })
+      : errorResponse(path, "internal_error", "An internal error occurred.", requestId);
   });
 
   return app;

@@ -3,6 +3,9 @@ import { createApp } from "./app";
 
 export { CertificateAuthority } from "../durable/ca";
 export { CollateralStore } from "../durable/collateral";
+export { AuditLog } from "../durable/audit";
+export { AttestationSession } from "../durable/session";
+export { Registry } from "../durable/registry";
 
 const app = createApp();
 

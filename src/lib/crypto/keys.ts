@@ -47,6 +47,14 @@ export async function unwrapPrivateKey(kek: CryptoKey, wrapped: string, context:
   }
 }
 
+/**
+ * The same sealing for any secret bytes other than private keys (key broker resources): AES-256-GCM
+ * under the KEK, bound to `context` (for example the resource path), so a sealed value moved to
+ * another row does not open.
+ */
+export const sealSecret: (kek: CryptoKey, secret: Uint8Array, context: string) => Promise<string> = wrapPrivateKey;
+export const openSecret: (kek: CryptoKey, sealed: string, context: string) => Promise<Result<Uint8Array, UnwrapError>> = unwrapPrivateKey;
+
 export async function generateSigningKey(keyType: KeyType): Promise<GeneratedKey> {
   const params = KEY_TYPES[keyType];
   const pair = (await crypto.subtle.generateKey(params.generate, true, ["sign", "verify"])) as CryptoKeyPair;
