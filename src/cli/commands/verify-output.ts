@@ -4,6 +4,7 @@
  * Usage errors (exit 2) print nothing on stdout.
  */
 import { isAbsolute, join } from "node:path";
+import { fromHex } from "../../lib/encoding";
 import { err, ok, type Result } from "../../lib/result";
 import type { CliIo } from "../command";
 import { failure, usageError, type CliFailure } from "../failure";
@@ -48,4 +49,24 @@ export function parseAt(value: string | undefined, now: () => number, command: s
 function offsetMinutes(value: string): number {
   const m = /([+-])(\d\d):(\d\d)$/.exec(value);
   return m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
+}
+
+export interface BindingFlags {
+  /** `--report-data HEX`: the expected binding digest. */
+  readonly reportData?: Uint8Array;
+  /** `--init-data-digest HEX`: the expected init-data digest. */
+  readonly initDataDigest?: Uint8Array;
+}
+
+/** `--report-data` and `--init-data-digest`: 1 to 64 bytes of hex each, else a usage error. */
+export function parseBindingFlags(flags: { readonly "report-data"?: string; readonly "init-data-digest"?: string }, command: string): Result<BindingFlags, CliFailure> {
+  const out: { reportData?: Uint8Array; initDataDigest?: Uint8Array } = {};
+  for (const [flag, key] of [["report-data", "reportData"], ["init-data-digest", "initDataDigest"]] as const) {
+    const value = flags[flag];
+    if (value === undefined) continue;
+    const bytes = /^([0-9a-fA-F]{2}){1,64}$/.test(value) ? fromHex(value) : undefined;
+    if (!bytes) return err(usageError(`--${flag} must be 1 to 64 bytes of hex, not '${value.slice(0, 60)}'`, command));
+    out[key] = bytes;
+  }
+  return ok(out);
 }

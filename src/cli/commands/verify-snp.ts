@@ -1,22 +1,24 @@
 /**
  * `signet verify snp`: verify an AMD SEV-SNP attestation report offline, to AMD's pinned roots, and
  * optionally appraise it against a policy. Prints one JSON object (see verify-output.ts); never
- * touches the network.
+ * touches the network. The report is handed to the attestation contract (`verifierFor("snp")`) in
+ * the JSON form guest-components sends, with the files as its collateral, so the CLI and the key
+ * broker run the same evidence logic.
  */
+import { verifierFor } from "../../lib/attestation";
 import { CERT_TABLE_GUIDS, parseCertTable } from "../../lib/attestation/collateral/snp-cert-table";
-import { fromPemAll, fromUtf8 } from "../../lib/encoding";
+import { appraiseSnp, parseSnpPolicy, parseSnpReport, snpEvidenceJson, type SnpCertChainEntry, type ValidatedSnpPolicy } from "../../lib/attestation/snp";
+import { fromUtf8 } from "../../lib/encoding";
 import { err, ok, type Result } from "../../lib/result";
-import { appraiseSnp, parseSnpPolicy, type ValidatedSnpPolicy } from "../../lib/attestation/snp/policy";
-import { parseSnpReport } from "../../lib/attestation/snp/report";
-import { verifySnpEvidence } from "../../lib/attestation/snp/verify";
-import { commonName, parseCertificate } from "../../lib/x509/cert-reader";
 import { defineCommand, type CliIo } from "../command";
 import { oneLine, usageError, type CliFailure } from "../failure";
-import { parseAt, printOutcome, readInputFile } from "./verify-output";
+import { fileCollateral } from "../file-collateral";
+import { parseAt, parseBindingFlags, printOutcome, readInputFile } from "./verify-output";
 
 const NAME = "verify snp";
 
 const USAGE = `Usage: signet verify snp --report FILE [--vcek FILE | --cert-table FILE] [--crl FILE] [--at ISO8601] [--policy FILE]
+                         [--report-data HEX] [--init-data-digest HEX]
 
 Verify an AMD SEV-SNP attestation report (Milan, Genoa, Turin; VCEK or VLEK) to AMD's roots pinned
 in Signet, offline, and print one JSON object on stdout:
@@ -37,6 +39,11 @@ Options:
                    {"allow_debug":false,"min_tcb":{"snp":8},"measurements":["<96 hex>"],"max_vmpl":0}
                    (fields: allow_debug, allow_migrate_ma, min_tcb, measurements, host_data,
                    report_data, max_vmpl, min_guest_svn)
+  --report-data HEX
+                   the expected binding (e.g. the KBS runtime-data digest): REPORT_DATA must be it
+                   zero-padded to 64 bytes (default: no binding is checked)
+  --init-data-digest HEX
+                   the expected init-data digest: HOST_DATA must be it zero-padded to 32 bytes
   -h, --help       show this help
 
 Exit status: 0 verified (and allowed by the policy), 1 rejected, 2 usage error.
@@ -49,6 +56,8 @@ const FLAGS = {
   crl: { kind: "string" },
   at: { kind: "string" },
   policy: { kind: "string" },
+  "report-data": { kind: "string" },
+  "init-data-digest": { kind: "string" },
 } as const;
 
 export const verifySnpCommand = defineCommand({
@@ -61,28 +70,32 @@ export const verifySnpCommand = defineCommand({
     if (flags.report === undefined) return err(usageError("missing required flag --report", NAME));
     const now = parseAt(flags.at, () => Date.now(), NAME);
     if (!now.ok) return now;
+    const binding = parseBindingFlags(flags, NAME);
+    if (!binding.ok) return binding;
     const policy = flags.policy === undefined ? ok(undefined) : await readPolicy(io, flags.policy);
     if (!policy.ok) return policy;
     const report = await readInputFile(io, flags.report, "report", NAME);
     if (!report.ok) return report;
     if (flags.vcek !== undefined && flags["cert-table"] !== undefined) return err(usageError("use --vcek or --cert-table, not both", NAME));
-    let vcek = flags.vcek === undefined ? undefined : await readInputFile(io, flags.vcek, "certificate", NAME);
+    const vcek = flags.vcek === undefined ? undefined : await readInputFile(io, flags.vcek, "certificate", NAME);
     if (vcek && !vcek.ok) return vcek;
+    let certChain: SnpCertChainEntry[] | null = null;
     if (flags["cert-table"] !== undefined) {
       const table = await readInputFile(io, flags["cert-table"], "certificate table", NAME);
       if (!table.ok) return table;
       const entries = parseCertTable(table.value);
       if (!entries.ok) return printOutcome(io, { ok: false, error: entries.error.reason, detail: entries.error.detail });
-      const ek = entries.value.get(CERT_TABLE_GUIDS.vcek) ?? entries.value.get(CERT_TABLE_GUIDS.vlek);
-      if (!ek) return printOutcome(io, { ok: false, error: "missing_endorsement_key", detail: "the certificate table holds neither a VCEK nor a VLEK entry" });
-      vcek = ok(ek);
+      if (!entries.value.has(CERT_TABLE_GUIDS.vcek) && !entries.value.has(CERT_TABLE_GUIDS.vlek)) {
+        return printOutcome(io, { ok: false, error: "missing_endorsement_key", detail: "the certificate table holds neither a VCEK nor a VLEK entry" });
+      }
+      certChain = [...entries.value].map(([guid, data]) => ({ certType: CERT_TYPES[guid] ?? "OTHER", data }));
     }
     const crl = flags.crl === undefined ? undefined : await readInputFile(io, flags.crl, "CRL", NAME);
     if (crl && !crl.ok) return crl;
 
-    if (!vcek) {
-      const parsed = parseSnpReport(report.value);
-      if (!parsed.ok) return printOutcome(io, { ok: false, error: parsed.error.reason, detail: parsed.error.detail });
+    const parsed = parseSnpReport(report.value);
+    if (!parsed.ok) return printOutcome(io, { ok: false, error: parsed.error.reason, detail: parsed.error.detail });
+    if (!vcek && !certChain) {
       const kind = parsed.value.signingKey === "vlek" ? "VLEK" : "VCEK";
       return printOutcome(io, {
         ok: false,
@@ -91,42 +104,39 @@ export const verifySnpCommand = defineCommand({
       });
     }
 
-    const endorsementCert = derOrPem(vcek.value, "CERTIFICATE");
-    if (!endorsementCert) return printOutcome(io, { ok: false, error: "malformed_endorsement_cert", detail: `${flags.vcek} is PEM without a readable CERTIFICATE block` });
-    const crlDer = crl ? derOrPem(crl.value, "X509 CRL") : undefined;
-    if (crl && !crlDer) return printOutcome(io, { ok: false, error: "malformed_crl", detail: `${flags.crl} is PEM without a readable X509 CRL block` });
-    const verified = await verifySnpEvidence({ report: report.value, endorsementCert, ...(crlDer ? { crl: crlDer } : {}), now: now.value });
+    // The report travels as guest-components sends it, so the evidence logic is the key broker's. A
+    // VCEK comes from the (file-backed) collateral provider; a VLEK only ever comes with the evidence
+    // (KDS does not serve VLEKs), so --vcek naming one goes into cert_chain.
+    const vlek = vcek && parsed.value.signingKey === "vlek";
+    if (vlek) certChain = [{ certType: "VLEK", data: vcek.value }];
+    const evidence = snpEvidenceJson(parsed.value, certChain);
+    if (!evidence.ok) return printOutcome(io, { ok: false, error: evidence.error.reason, detail: evidence.error.detail });
+    const collateral = fileCollateral({ vcek: vlek ? undefined : vcek?.value, crl: crl?.value });
+    const verifier = verifierFor("snp", { collateral, allowSample: false });
+    const verified = await verifier.verify({
+      evidence: evidence.value,
+      // Without --report-data no binding is checked: the report's own REPORT_DATA is expected.
+      expectedReportData: binding.value.reportData ?? parsed.value.reportData,
+      expectedInitDataDigest: binding.value.initDataDigest,
+      now: now.value,
+    });
     if (!verified.ok) return printOutcome(io, { ok: false, error: verified.error.reason, detail: verified.error.detail });
+    const claims = verified.value.evidenceClaims;
     if (policy.value) {
-      const appraisal = appraiseSnp(verified.value, policy.value);
+      const appraisal = appraiseSnp(claims, policy.value);
       if (!appraisal.ok) return printOutcome(io, { ok: false, error: appraisal.error.reason, detail: appraisal.error.detail });
     }
-    return printOutcome(io, { ok: true, tee: "snp", claims: verified.value });
+    return printOutcome(io, { ok: true, tee: "snp", claims });
   },
 });
 
-/**
- * PEM input (text starting with `-----BEGIN`) → DER of one block with `label`; anything else is
- * taken as DER. For certificates, a bundle such as Azure THIM's (VCEK, ASK, ARK) or a KDS chain
- * with the VCEK appended yields the block whose subject is SEV-VCEK or SEV-VLEK (the others are
- * ignored: the roots are pinned), else the first. PEM without such a block is undefined: rejected
- * evidence, not a usage error.
- */
-function derOrPem(bytes: Uint8Array, label: string): Uint8Array | undefined {
-  let i = 0;
-  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i++;
-  if (fromUtf8(bytes.subarray(i, i + 10)) !== "-----BEGIN") return bytes;
-  const text = fromUtf8(bytes);
-  const blocks = text === undefined ? undefined : fromPemAll(text, label);
-  if (!blocks || blocks.length === 0) return undefined;
-  if (label !== "CERTIFICATE") return blocks[0];
-  const isEndorsementKey = (der: Uint8Array) => {
-    const c = parseCertificate(der);
-    const cn = c.ok ? commonName(c.value.subject) : undefined;
-    return cn === "SEV-VCEK" || cn === "SEV-VLEK";
-  };
-  return blocks.find(isEndorsementKey) ?? blocks[0];
-}
+/** Certificate table GUID → the `cert_type` guest-components gives the entry. */
+const CERT_TYPES: Readonly<Record<string, string>> = {
+  [CERT_TABLE_GUIDS.vcek]: "VCEK",
+  [CERT_TABLE_GUIDS.vlek]: "VLEK",
+  [CERT_TABLE_GUIDS.ask]: "ASK",
+  [CERT_TABLE_GUIDS.ark]: "ARK",
+};
 
 async function readPolicy(io: CliIo, path: string): Promise<Result<ValidatedSnpPolicy, CliFailure>> {
   const file = await readInputFile(io, path, "policy", NAME, 1024 * 1024);

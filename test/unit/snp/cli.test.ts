@@ -181,3 +181,39 @@ describe("signet verify snp: certificate table (air-gapped)", () => {
     expect([both.code, both.stdout]).toEqual([2, ""]);
   });
 });
+
+describe("signet verify snp: --report-data and --init-data-digest (the contract's binding)", () => {
+  const report = F("oak-milan-v3/report.bin");
+  const vcek = F("oak-milan-v3/vcek.der");
+  const at = "2025-01-16T21:21:54Z";
+  const reportData = async () => (await readFile(report)).subarray(0x50, 0x90).toString("hex");
+
+  it("the report's REPORT_DATA (trimmed of its zero padding, or whole) and HOST_DATA's digest verify (exit 0)", async () => {
+    const rd = await reportData();
+    for (const hex of [rd, rd.replace(/(00)+$/, "")]) {
+      const r = await run("--report", report, "--vcek", vcek, "--at", at, "--report-data", hex, "--init-data-digest", "00".repeat(32));
+      expect([r.code, outcome(r.stdout).ok]).toEqual([0, true]);
+    }
+  });
+
+  it.each<[string, (rd: string) => string[], string]>([
+    ["a flipped report-data byte", (rd) => ["--report-data", `${rd[0] === "0" ? "1" : "0"}${rd.slice(1)}`], "report_data_mismatch"],
+    ["another init-data digest", (rd) => ["--report-data", rd, "--init-data-digest", "ab".repeat(32)], "init_data_mismatch"],
+  ])("%s → exit 1, %s", async (_what, extra, code) => {
+    const r = await run("--report", report, "--vcek", vcek, "--at", at, ...extra(await reportData()));
+    expect([r.code, outcome(r.stdout).error]).toEqual([1, code]);
+  });
+
+  it.each([["not hex", "zz"], ["an odd length", "abc"], ["65 bytes", "00".repeat(65)], ["0x-prefixed", "0x00"]])("--report-data %s is a usage error (exit 2)", async (_what, hex) => {
+    for (const flag of ["--report-data", "--init-data-digest"]) {
+      const r = await run("--report", report, "--vcek", vcek, flag, hex);
+      expect([r.code, r.stdout]).toEqual([2, ""]);
+      expect(r.stderr).toMatch(new RegExp(`${flag} must be 1 to 64 bytes of hex`));
+    }
+  });
+
+  it("an empty --report-data is a usage error too (exit 2)", async () => {
+    const r = await run("--report", report, "--vcek", vcek, "--report-data", "");
+    expect([r.code, r.stdout]).toEqual([2, ""]);
+  });
+});

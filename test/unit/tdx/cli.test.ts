@@ -179,3 +179,24 @@ describe("signet verify tdx", () => {
     });
   });
 });
+
+describe("signet verify tdx: --report-data and --init-data-digest (the contract's binding)", () => {
+  const args = ["--quote", `${V4}/quote.bin`, "--collateral", V4, "--at", V4_AT];
+  // The quote's REPORTDATA is all zero, so any digest of zeros binds and anything else does not.
+  it.each<[string, string[], number, string | true]>([
+    ["a zero digest of 48 bytes", ["--report-data", "00".repeat(48)], 0, true],
+    ["a zero MRCONFIGID digest", ["--init-data-digest", "00".repeat(48)], 0, true],
+    ["a non-zero report data", ["--report-data", "01"], 1, "report_data_mismatch"],
+    ["a non-zero init-data digest", ["--init-data-digest", "00".repeat(47) + "01"], 1, "init_data_mismatch"],
+  ])("%s → exit %i", async (_what, extra, exit, result) => {
+    const r = await run([...args, ...extra]);
+    expect(r.code).toBe(exit);
+    const o = outcome(r.stdout);
+    expect(result === true ? o.ok : o.error).toBe(result);
+  });
+
+  it("bad hex is a usage error (exit 2)", async () => {
+    const r = await run([...args, "--init-data-digest", "0x00"]);
+    expect([r.code, r.stdout]).toEqual([2, ""]);
+  });
+});

@@ -43,7 +43,8 @@ export interface SnpFirmware extends FirmwareVersion {
   readonly version: string;
 }
 
-export interface SnpClaims {
+/** A type alias (not an interface) so that it is a `Record<string, unknown>`, as TeeClaims carries it. */
+export type SnpClaims = {
   readonly version: number;
   readonly product: SnpProduct;
   readonly signer: "vcek" | "vlek";
@@ -77,7 +78,7 @@ export interface SnpClaims {
   readonly current_mit_vector: string | null;
   /** What the endorsement certificate says about itself. */
   readonly endorsement: { readonly product_name: string; readonly csp_id: string | null };
-}
+};
 
 const u64 = (v: bigint) => `0x${hex64(v)}`;
 /** Bit n (< 32) of the low word. All named bits of POLICY and PLATFORM_INFO are below 32. */

@@ -6,3 +6,6 @@ export type { SnpFailure, SnpFailureReason } from "./errors";
 export type { SnpProduct } from "./product";
 export { parseSnpReport, REPORT_SIZE, type SnpReport } from "./report";
 export type { DecodedTcb, TcbComponents } from "./tcb";
+export { SnpTeeVerifier, type SnpTeeVerifierOptions } from "./tee-verifier";
+export { parseSnpEvidence, snpEvidenceJson, type ParsedSnpEvidence, type SnpCertChainEntry, type SnpEvidenceJson } from "./evidence-json";
+export { derOrPem } from "./der-or-pem";

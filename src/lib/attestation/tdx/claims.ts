@@ -18,7 +18,8 @@ export interface TdAttributes {
   readonly raw: string;
 }
 
-export interface TdxClaims {
+/** A type alias (not an interface) so that it is a `Record<string, unknown>`, as TeeClaims carries it. */
+export type TdxClaims = {
   readonly quote_version: 4 | 5;
   readonly tee_tcb_svn: string;
   readonly mr_seam: string;
@@ -38,7 +39,7 @@ export interface TdxClaims {
   readonly advisory_ids: readonly string[];
   /** ISO 8601: the earliest nextUpdate / notAfter among the collateral and certificates used. */
   readonly collateral_expires_at: string;
-}
+};
 
 /** Bit `n` of the little-endian 64-bit TDATTRIBUTES. */
 function bit(attributes: Uint8Array, n: number): boolean {

@@ -7,3 +7,6 @@ export { appraiseTdx, parseTdxPolicy, ACCEPTABLE_TCB_STATUSES, type TdxPolicy } 
 export { INTEL_SGX_ROOT_CA_DER, INTEL_SGX_ROOT_CA_SHA256 } from "./roots";
 export type { TdxFailure, TdxFailureReason } from "./errors";
 export type { TdxTcbStatus } from "./tcb-evaluation";
+export { TdxTeeVerifier, type TdxTeeVerifierOptions } from "./tee-verifier";
+export { parseTdxEvidence, tdxEvidenceJson } from "./evidence-json";
+export { readTdxPlatform, type TdxPlatform } from "./platform";
