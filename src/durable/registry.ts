@@ -100,9 +100,10 @@ export class Registry extends DurableObject<Env> {
     return ok({ names });
   }
 
-  async getReferenceValue(input: { readonly name: string }): Promise<Result<{ value: unknown }, RegistryError>> {
+  /** A reference value as its JSON text. */
+  async getReferenceValue(input: { readonly name: string }): Promise<Result<{ json: string }, RegistryError>> {
     const row = this.#db.select().from(referenceValues).where(eq(referenceValues.name, input.name)).get();
-    return row ? ok({ value: JSON.parse(row.value) as unknown }) : err({ reason: "not_found", detail: `no reference value ${input.name}` });
+    return row ? ok({ json: row.value }) : err({ reason: "not_found", detail: `no reference value ${input.name}` });
   }
 }
 

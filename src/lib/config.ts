@@ -26,6 +26,8 @@ export interface Config {
   readonly bundleRefreshHint: number;
   /** Where attestation collateral comes from (AMD KDS, Intel PCS or a PCCS, the SGX Root CA CRL). */
   readonly collateralSources: CollateralSources;
+  /** Key broker: `extra-params.policy-selector` value → attestation policy id (unmapped selectors are refused). */
+  readonly kbsPolicySelectors: Readonly<Record<string, string>>;
 }
 
 export interface CollateralSources {
@@ -57,6 +59,7 @@ const RawVars = z.object({
   AMD_KDS_URL: z.string().default(""),
   INTEL_PCS_URL: z.string().default(""),
   INTEL_ROOT_CA_CRL_URL: z.string().default(""),
+  KBS_POLICY_SELECTORS: z.string().default(""),
 });
 
 /**
@@ -112,6 +115,9 @@ export function parseConfig(vars: ConfigVars): Result<Config, ConfigError> {
     sources[name] = url.value;
   }
 
+  const selectors = parsePolicySelectors(v.KBS_POLICY_SELECTORS);
+  if (!selectors.ok) return selectors;
+
   return ok({
     trustDomain: td.value,
     profile: v.SIGNET_PROFILE,
@@ -122,7 +128,30 @@ export function parseConfig(vars: ConfigVars): Result<Config, ConfigError> {
     defaultJwtSvidTtl: durations.DEFAULT_JWT_SVID_TTL!,
     bundleRefreshHint: durations.BUNDLE_REFRESH_HINT!,
     collateralSources: { kds: sources.AMD_KDS_URL!, pcs: sources.INTEL_PCS_URL!, rootCrl: sources.INTEL_ROOT_CA_CRL_URL! },
+    kbsPolicySelectors: selectors.value,
   });
+}
+
+const POLICY_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** `KBS_POLICY_SELECTORS`: empty, or a JSON object of selector → attestation policy id. */
+function parsePolicySelectors(s: string): Result<Readonly<Record<string, string>>, ConfigError> {
+  if (s.trim() === "") return ok({});
+  let value: unknown;
+  try {
+    value = JSON.parse(s);
+  } catch {
+    return err({ reason: "invalid_config", detail: "KBS_POLICY_SELECTORS must be a JSON object" });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return err({ reason: "invalid_config", detail: "KBS_POLICY_SELECTORS must be a JSON object" });
+  const out: Record<string, string> = {};
+  for (const [selector, id] of Object.entries(value)) {
+    if (selector.length === 0 || selector.length > 128 || typeof id !== "string" || !POLICY_ID.test(id)) {
+      return err({ reason: "invalid_config", detail: "KBS_POLICY_SELECTORS maps selectors (1-128 characters) to policy ids ([A-Za-z0-9_.-]{1,64})" });
+    }
+    out[selector] = id;
+  }
+  return ok(out);
 }
 
 /**

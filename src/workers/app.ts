@@ -12,6 +12,8 @@ import { adminAudit } from "./routes/admin-audit";
 import { adminCollateral } from "./routes/admin-collateral";
 import { bundle } from "./routes/bundle";
 import { health } from "./routes/health";
+import { kbs } from "./routes/kbs";
+import { KBS_MAX_BODY_BYTES } from "./schemas/kbs";
 import { oidc } from "./routes/oidc";
 
 /** Largest admin request body: a CSR with a 8192-bit RSA key fits several times over. */
@@ -42,6 +44,8 @@ export function createApp(): Hono<AppEnv> {
     });
   const smallBodies = limit(MAX_BODY_BYTES);
   app.use("/admin/*", (c, next) => (c.req.path.startsWith("/admin/v1/collateral") ? limit(MAX_COLLATERAL_BYTES)(c, next) : smallBodies(c, next)));
+  app.use("/kbs/*", limit(KBS_MAX_BODY_BYTES));
+  app.route("/kbs/v0", kbs);
   app.use("/admin/*", adminAuth);
   app.route("/admin/v1", admin);
   app.route("/admin/v1/collateral", adminCollateral);

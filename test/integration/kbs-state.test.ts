@@ -146,7 +146,7 @@ describe("Registry (key broker state)", () => {
     expect(await stub.getPolicy({ kind: "attestation", policyId: "default_cpu" })).toEqual({ ok: true, value: { body: '{"version":1}' } });
     expect(await stub.getPolicy({ kind: "attestation", policyId: "nope" })).toMatchObject({ ok: false, error: { reason: "not_found" } });
     await stub.setReferenceValues({ values: { snp_launch_measurement: ["ab", "cd"], svn: 1 }, now: NOW });
-    expect(await stub.getReferenceValue({ name: "snp_launch_measurement" })).toEqual({ ok: true, value: { value: ["ab", "cd"] } });
+    expect(await stub.getReferenceValue({ name: "snp_launch_measurement" })).toEqual({ ok: true, value: { json: '["ab","cd"]' } });
     expect(await stub.getReferenceValue({ name: "missing" })).toMatchObject({ ok: false });
   });
 });

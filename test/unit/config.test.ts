@@ -18,6 +18,7 @@ describe("parseConfig", () => {
         pcs: "https://api.trustedservices.intel.com",
         rootCrl: "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der",
       },
+      kbsPolicySelectors: {},
     });
   });
 
@@ -47,6 +48,10 @@ describe("parseConfig", () => {
     // A default SVID lifetime longer than the signing keys' makes every mint without a TTL fail.
     [{ CA_TTL: "2h", DEFAULT_X509_SVID_TTL: "3h" }, "DEFAULT_X509_SVID_TTL"],
     [{ CA_TTL: "1h", DEFAULT_JWT_SVID_TTL: "61m" }, "DEFAULT_JWT_SVID_TTL"],
+    [{ KBS_POLICY_SELECTORS: "[]" }, "KBS_POLICY_SELECTORS"],
+    [{ KBS_POLICY_SELECTORS: '{"gpu":"bad id!"}' }, "KBS_POLICY_SELECTORS"],
+    [{ KBS_POLICY_SELECTORS: '{"gpu":1}' }, "KBS_POLICY_SELECTORS"],
+    [{ KBS_POLICY_SELECTORS: "{" }, "KBS_POLICY_SELECTORS"],
   ])("rejects %o naming the setting", (vars, setting) => {
     const c = parseConfig(vars);
     expect(c.ok).toBe(false);
@@ -62,6 +67,7 @@ describe("parseConfig", () => {
     expect(parseConfig({ SIGNET_PROFILE: "restricted", OIDC_ISSUER: "https://signet.example.com" })).toMatchObject({ ok: true, value: { profile: "restricted" } });
     expect(parseConfig({ INTEL_PCS_URL: "http://127.0.0.1:8081/pccs" })).toMatchObject({ ok: true, value: { collateralSources: { pcs: "http://127.0.0.1:8081/pccs" } } });
     expect(parseConfig({ CA_TTL: "1h", DEFAULT_X509_SVID_TTL: "1h", DEFAULT_JWT_SVID_TTL: "1h" }).ok).toBe(true);
+    expect(parseConfig({ KBS_POLICY_SELECTORS: '{"confidential-gpu":"gpu_policy"}' })).toMatchObject({ ok: true, value: { kbsPolicySelectors: { "confidential-gpu": "gpu_policy" } } });
   });
 });
 

@@ -44,8 +44,8 @@ export {
   type TeePubKey,
   type TeePubKeyJwk,
 } from "./tee-pubkey";
-export { expectedReportData, reportDataBinds, runtimeDataText } from "./runtime-data";
-export { INIT_DATA_FORMAT, INIT_DATA_MAX_BYTES, initDataBinds, initDataClaims, initDataDigest, parseInitData, type InitData } from "./init-data";
+export { expectedReportData, runtimeDataText } from "./runtime-data";
+export { INIT_DATA_FORMAT, INIT_DATA_MAX_BYTES, initDataClaims, initDataDigest, parseInitData, type InitData } from "./init-data";
 export {
   A256GCM,
   decryptResource,

@@ -12,7 +12,6 @@
 import { parse, TomlDate } from "smol-toml";
 import { utf8 } from "../encoding";
 import { ok, type Result } from "../result";
-import { fieldBindsDigest } from "./binding";
 import { kbsFail, type KbsFailure } from "./errors";
 import { digestWith, HASH_ALGORITHMS, isWellFormedString, type HashAlgorithm, type InitDataInput } from "./protocol";
 
@@ -80,13 +79,6 @@ export async function initDataDigest(initData: InitData): Promise<Uint8Array> {
   return digestWith(initData.algorithm, utf8(initData.body));
 }
 
-/**
- * True when the TEE's init-data field holds the digest: SNP HOST_DATA (32 bytes) or TDX
- * MRCONFIGID (48 bytes), the digest zero-padded or truncated to the field (Trustee `regularize_data`).
- */
-export function initDataBinds(field: Uint8Array, digest: Uint8Array): boolean {
-  return fieldBindsDigest(field, digest);
-}
 
 /** Members of `data` that hold TOML configuration, converted to JSON in the claims. */
 const TOML_MEMBERS = ["cdh.toml", "aa.toml"] as const;

@@ -7,7 +7,6 @@
  */
 import canonicalize from "canonicalize";
 import { utf8 } from "../encoding";
-import { fieldBindsDigest } from "./binding";
 import { digestWith, primaryRuntimeData, type HashAlgorithm, type RuntimeDataInput } from "./protocol";
 
 /**
@@ -28,9 +27,4 @@ export function runtimeDataText(runtimeData: RuntimeDataInput): string {
 /** H(JCS(runtime data)): the digest the evidence's report data must begin with (48 bytes for sha384). */
 export async function expectedReportData(runtimeData: RuntimeDataInput, hash: HashAlgorithm): Promise<Uint8Array> {
   return digestWith(hash, utf8(runtimeDataText(runtimeData)));
-}
-
-/** True when a REPORT_DATA field (64 bytes on SNP and TDX) is `digest` followed by zeros. */
-export function reportDataBinds(reportData: Uint8Array, digest: Uint8Array): boolean {
-  return fieldBindsDigest(reportData, digest);
 }

@@ -4,12 +4,12 @@
  * over thousands of mutated documents (never throws).
  */
 import { describe, expect, it } from "vitest";
+import { checkBinding } from "../../../src/lib/attestation";
 import { utf8 } from "../../../src/lib/encoding";
 import type { KbsFailureReason } from "../../../src/lib/kbs/errors";
 import {
   extractPolicyData,
   INIT_DATA_MAX_BYTES,
-  initDataBinds,
   initDataClaims,
   initDataDigest,
   parseInitData,
@@ -77,6 +77,11 @@ describe("parseInitData and the digest", () => {
     const name = { sha256: "SHA-256", sha384: "SHA-384", sha512: "SHA-512" }[alg];
     expect(digest).toEqual(new Uint8Array(await crypto.subtle.digest(name, utf8(body))));
   });
+
+  // The comparison is the verifiers' one binding rule (lib/attestation/report-data.ts).
+  const zeros = new Uint8Array(64);
+  const initDataBinds = (field: Uint8Array, digest: Uint8Array) =>
+    checkBinding(field.length === 32 ? "snp" : "tdx", { reportData: zeros, initData: field }, { expectedReportData: zeros, expectedInitDataDigest: digest }).ok;
 
   it("binds SNP HOST_DATA (32 bytes: a sha384 digest truncated) and TDX MRCONFIGID (48 bytes: a sha256 digest padded)", async () => {
     const d384 = await initDataDigest(parsed(TOML));
