@@ -10,6 +10,7 @@ import { adminAuth } from "./middleware/admin-auth";
 import { admin } from "./routes/admin";
 import { adminAudit } from "./routes/admin-audit";
 import { adminCollateral } from "./routes/admin-collateral";
+import { attestationKeys } from "./routes/attestation-keys";
 import { bundle } from "./routes/bundle";
 import { health } from "./routes/health";
 import { kbs } from "./routes/kbs";
@@ -34,6 +35,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/healthz", health);
   app.route("/", oidc);
   app.route("/bundle", bundle);
+  app.route("/attestation", attestationKeys);
 
   const limit = (maxSize: number) =>
     bodyLimit({

@@ -257,3 +257,25 @@ describe("the surface", () => {
     await expectKbsError(await authRequest("x".repeat(3 * 1024 * 1024)), 413, "HTTPFailed");
   });
 });
+
+describe("attestation-token keys and profiles", () => {
+  it("GET /attestation/keys verifies the tokens /attest issues; those keys are in neither the bundle nor /keys", async () => {
+    const h = await handshake();
+    const { token } = (await h.attest.json()) as { token: string };
+    const jwks = (await (await call("/attestation/keys")).json()) as { keys: { kid: string }[] };
+    const { jwtVerify, createLocalJWKSet } = await import("jose");
+    await jwtVerify(token, createLocalJWKSet(jwks as never), { issuer: "signet-attestation-service:example.org" });
+    const svidKeys = JSON.stringify([await (await call("/keys")).json(), await (await call("/bundle")).json()]);
+    for (const k of jwks.keys) expect(svidKeys).not.toContain(k.kid);
+  });
+
+  it("the restricted profile refuses the sample TEE at /auth", async () => {
+    const { createApp } = await import("../../src/workers/app");
+    const restricted = { ...env, SIGNET_PROFILE: "restricted", OIDC_ISSUER: "https://signet.example.com" } as Env;
+    const res = await createApp().fetch(
+      new Request("https://signet.example.com/kbs/v0/auth", { method: "POST", body: JSON.stringify({ version: "0.4.0", tee: "sample", "extra-params": "" }) }),
+      restricted,
+    );
+    expect(await expectKbsError(res, 401, "AttestationError")).toContain("not supported");
+  });
+});
