@@ -224,23 +224,35 @@ async function attestationKeys(ctx: FlowContext, refresh: boolean): Promise<read
 
 export type TokenSource = { readonly kind: "cookie"; readonly sessionId: string } | { readonly kind: "bearer"; readonly token: string };
 
-/** Verifies the token a resource request carries (the session's, or a Bearer one); its claims. */
-async function tokenClaims(ctx: FlowContext, source: TokenSource): Promise<{ claims: Record<string, unknown>; sessionId?: string }> {
-  let token: string;
-  if (source.kind === "cookie") {
+/**
+ * Verifies the token a resource request carries: the first source that has one (an attested session's
+ * token, else the Bearer token), as Trustee tries them; its claims.
+ */
+async function tokenClaims(ctx: FlowContext, sources: readonly TokenSource[]): Promise<{ claims: Record<string, unknown>; sessionId?: string }> {
+  let token: string | undefined;
+  let sessionId: string | undefined;
+  let missing = "no token";
+  for (const source of sources) {
+    if (source.kind === "bearer") {
+      token = source.token;
+      break;
+    }
     const stored = await sessionFor(ctx.env, source.sessionId).attestedToken({ id: source.sessionId, now: ctx.now });
-    if (!stored.ok) throw new AppError("token_not_found", "Token not found", { internal: `session ${stored.error.reason}` });
-    token = stored.value.token;
-  } else {
-    token = source.token;
+    if (stored.ok) {
+      token = stored.value.token;
+      sessionId = source.sessionId;
+      break;
+    }
+    missing = `session ${stored.error.reason}`;
   }
+  if (token === undefined) throw new AppError("token_not_found", "Token not found", { internal: missing });
   const issuer = attestationIssuer(ctx.config);
   let verified = await verifyAttestationToken({ token, keys: await attestationKeys(ctx, false), issuer, now: ctx.now });
   if (!verified.ok && verified.error.reason === "token_unknown_key") {
     verified = await verifyAttestationToken({ token, keys: await attestationKeys(ctx, true), issuer, now: ctx.now });
   }
   if (!verified.ok) throw new AppError("token_invalid", "Token verification failed", { internal: verified.error.reason });
-  return { claims: verified.value, ...(source.kind === "cookie" ? { sessionId: source.sessionId } : {}) };
+  return { claims: verified.value, ...(sessionId ? { sessionId } : {}) };
 }
 
 async function resourcePolicyFor(ctx: FlowContext) {
@@ -252,9 +264,9 @@ async function resourcePolicyFor(ctx: FlowContext) {
 }
 
 /** Releases a resource to the TEE key inside a verified token, after the policy and the audit record. */
-export async function release(ctx: FlowContext, source: TokenSource, path: ResourcePathParts): Promise<FlattenedJwe> {
+export async function release(ctx: FlowContext, sources: readonly TokenSource[], path: ResourcePathParts): Promise<FlattenedJwe> {
   const pathText = resourcePathString(path);
-  const { claims, sessionId } = await tokenClaims(ctx, source);
+  const { claims, sessionId } = await tokenClaims(ctx, sources);
   const tee = Object.keys(((claims.submods as Record<string, Record<string, unknown>> | undefined)?.cpu0?.["ear.veraison.annotated-evidence"] as Record<string, unknown> | undefined) ?? {}).find((k) => SUPPORTED_TEES.has(k));
   const refused = async (reason: string) => {
     await audit(ctx, { kind: "release", outcome: "refused", reason, resourcePath: pathText, ...(sessionId ? { sessionId } : {}), ...(tee ? { tee } : {}) });

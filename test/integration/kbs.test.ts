@@ -83,6 +83,10 @@ describe("the RCAR handshake (sample TEE, permissive profile)", () => {
     const foreignSig = new Uint8Array(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, foreignKey.privateKey, utf8(`${head}.${payload}`)));
     await expectKbsError(await getResource("default/key/1", { bearer: `${head}.${payload}.${toBase64Url(foreignSig)}` }), 401, "TokenVerifierError");
     await expectKbsError(await getResource("default/key/1", { bearer: "not-a-token" }), 401, "TokenVerifierError");
+    // A cookie of a session that is not attested does not hide a good Bearer token (Trustee's order).
+    const fresh = cookieOf(await authRequest());
+    expect(await decrypts(await getResource("default/key/1", { cookie: fresh, bearer: token }), h)).toBe(SECRET);
+    await expectKbsError(await getResource("default/key/1", { cookie: fresh }), 401, "TokenNotFound");
     await expectKbsError(await getResource("default/key/1"), 401, "TokenNotFound");
   });
 

@@ -57,23 +57,25 @@ kbs.post("/attest", async (c) => {
   return c.json({ token: r.token }, 200, { ...NO_STORE, "Set-Cookie": sessionCookie(id.value, r.expiresAt) });
 });
 
-/** The token source of a resource request: the attested session's cookie, else `Authorization: Bearer`. */
-function tokenSource(c: Context<AppEnv>): TokenSource {
-  const cookie = getCookie(c, COOKIE);
-  if (cookie !== undefined) {
-    const id = parseSessionId(cookie);
-    if (id.ok) return { kind: "cookie", sessionId: id.value };
-  }
+/**
+ * Where a resource request's token comes from, in Trustee's order: the session cookie (an attested,
+ * unexpired session), otherwise `Authorization: Bearer <token>`.
+ */
+function tokenSources(c: Context<AppEnv>): TokenSource[] {
+  const sources: TokenSource[] = [];
+  const id = parseSessionId(getCookie(c, COOKIE));
+  if (id.ok) sources.push({ kind: "cookie", sessionId: id.value });
   const match = /^Bearer +([A-Za-z0-9_.-]+)$/i.exec(c.req.header("Authorization") ?? "");
-  if (match) return { kind: "bearer", token: match[1]! };
-  throw new AppError("token_not_found", "Token not found");
+  if (match) sources.push({ kind: "bearer", token: match[1]! });
+  if (sources.length === 0) throw new AppError("token_not_found", "Token not found");
+  return sources;
 }
 
 kbs.get("/resource/*", async (c) => {
   const rest = new URL(c.req.url).pathname.slice("/kbs/v0/resource/".length);
   const path = parseResourcePath(rest.split("/"));
   if (!path) throw new AppError("invalid_request_path", "Invalid request path");
-  const jwe = await release(flow(c), tokenSource(c), path);
+  const jwe = await release(flow(c), tokenSources(c), path);
   return c.json(jwe, 200, NO_STORE);
 });
 
