@@ -8,39 +8,13 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
 import { ManualClock } from "../../src/lib/clock";
-import { importKek } from "../../src/lib/crypto/keys";
-import { fromBase64 } from "../../src/lib/encoding";
 import { BUNDLE_SAFETY_MS, TRACKS } from "../../src/lib/ca/rotation";
 import { issueJwtSvid, issueX509Svids } from "../../src/lib/ca/issue";
-import { parseTrustDomain, type TrustDomain } from "../../src/lib/spiffe/id";
-import { CaEngine, type PublishedBundle } from "../../src/durable/ca-engine";
+import type { CaEngine, PublishedBundle } from "../../src/durable/ca-engine";
 import { CertificateAuthority } from "../../src/durable/ca";
-import { openDb } from "../../src/durable/db";
-import * as schema from "../../src/durable/tables/ca";
-import migrations from "../../migrations/ca/migrations.js";
 import { prng } from "../support/prng";
 import { newKeyPair, x509 } from "../support/x509";
-
-const HOUR = 3600_000;
-const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
-const td = (parseTrustDomain("example.org") as { value: TrustDomain }).value;
-const KEK = fromBase64("3q2-7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs")!;
-
-function stubFor(name: string): DurableObjectStub<CertificateAuthority> {
-  const ns = env.CA as DurableObjectNamespace<CertificateAuthority>;
-  return ns.get(ns.idFromName(name));
-}
-
-async function engineOn(state: DurableObjectState, clock: ManualClock, kek = KEK): Promise<CaEngine> {
-  return new CaEngine({
-    db: openDb(state, schema, migrations),
-    storage: state.storage,
-    kek: await importKek(kek),
-    clock,
-    settings: { trustDomain: td, caKeyType: "ec-p256", caTtl: 24 * 3600 },
-    serialize: (fn) => fn(),
-  });
-}
+import { caStub, engineOn, HOUR, T0, td } from "../support/ca-engine";
 
 interface Row {
   id: string;
@@ -100,7 +74,7 @@ async function assertSettled(engine: CaEngine, state: DurableObjectState, now: n
 
 describe("dormancy", () => {
   it("a CA left alone 30 h past its 24 h lifetime makes one new key per track, demotes the expired ones, bumps the sequence once", async () => {
-    await runInDurableObject(stubFor("dormant"), async (_i, state) => {
+    await runInDurableObject(caStub("dormant"), async (_i, state) => {
       const clock = new ManualClock(T0);
       const first = await engineOn(state, clock);
       await first.ready();
@@ -146,7 +120,7 @@ describe("dormancy", () => {
   });
 
   it("a week of dormancy: the expired keys are past their grace and pruned with the successor's creation", async () => {
-    await runInDurableObject(stubFor("dormant-week"), async (_i, state) => {
+    await runInDurableObject(caStub("dormant-week"), async (_i, state) => {
       const clock = new ManualClock(T0);
       const first = await engineOn(state, clock);
       await first.ready();
@@ -161,7 +135,7 @@ describe("dormancy", () => {
   });
 
   it("never signs with an expired key: signers() refuses until rotation has run", async () => {
-    await runInDurableObject(stubFor("expired-signer"), async (_i, state) => {
+    await runInDurableObject(caStub("expired-signer"), async (_i, state) => {
       const clock = new ManualClock(T0);
       const engine = await engineOn(state, clock);
       await engine.ready();
@@ -176,7 +150,7 @@ describe("dormancy", () => {
 
 describe("convergence from random stored states (property)", () => {
   it("after one ready(), for 24 random histories with corrupted statuses and forward clock jumps", async () => {
-    await runInDurableObject(stubFor("property"), async (_i, state) => {
+    await runInDurableObject(caStub("property"), async (_i, state) => {
       const rand = prng(11);
       let checked = 0;
       for (let i = 0; i < 24; i++) {
@@ -208,7 +182,7 @@ describe("convergence from random stored states (property)", () => {
 
 describe("a key-encryption key that does not open the stored keys", () => {
   it("signs nothing, writes nothing (even when rotation is due), and still serves the stored bundle", async () => {
-    await runInDurableObject(stubFor("wrong-kek"), async (_i, state) => {
+    await runInDurableObject(caStub("wrong-kek"), async (_i, state) => {
       const clock = new ManualClock(T0);
       const good = await engineOn(state, clock);
       await good.ready();
@@ -234,7 +208,7 @@ describe("a key-encryption key that does not open the stored keys", () => {
 
 describe("the Durable Object", () => {
   it("a misconfigured object answers with a reason (never throws) and re-arms its alarm with back-off, in the future", async () => {
-    await runInDurableObject(stubFor("misconfigured"), async (_i, state) => {
+    await runInDurableObject(caStub("misconfigured"), async (_i, state) => {
       const broken = new CertificateAuthority(state, { ...env, SIGNET_KEK: "" } as Env);
       await new Promise((r) => setTimeout(r, 10));
       expect(await broken.health()).toMatchObject({ ok: false, error: { reason: "ca_misconfigured", detail: expect.stringMatching(/SIGNET_KEK/) } });
@@ -251,7 +225,7 @@ describe("the Durable Object", () => {
   });
 
   it("health() reports the sequence and how long the CA signs; the alarm is armed in the future", async () => {
-    const stub = stubFor("healthy");
+    const stub = caStub("healthy");
     const h = await stub.health();
     expect(h.ok).toBe(true);
     if (h.ok) expect(h.value.signingUntil).toBeGreaterThan(Date.now());
@@ -260,7 +234,7 @@ describe("the Durable Object", () => {
   });
 
   it("a JWT-SVID minted over RPC is never already expired", async () => {
-    const stub = stubFor("jwt-not-expired");
+    const stub = caStub("jwt-not-expired");
     const r = await stub.signJwtSvid({ spiffeId: "spiffe://example.org/w", audience: ["a"], ttlSeconds: 60, alg: "RS256" });
     expect(r.ok && r.value.ok).toBe(true);
     if (r.ok && r.value.ok) expect(decodeJwt(r.value.value.token).exp! * 1000).toBeGreaterThan(Date.now());

@@ -3,42 +3,16 @@
  * rotation (SVIDs issued before, during and after a rotation all verify against the bundle published
  * at the time), restart (keys survive, wrapped), the alarm, and the migrations.
  */
-import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { ManualClock } from "../../src/lib/clock";
-import { importKek } from "../../src/lib/crypto/keys";
 import { fromBase64 } from "../../src/lib/encoding";
 import { issueJwtSvid, issueX509Svids, type IssueOptions } from "../../src/lib/ca/issue";
-import { parseTrustDomain, type TrustDomain } from "../../src/lib/spiffe/id";
-import { CaEngine, type PublishedBundle, type Signers } from "../../src/durable/ca-engine";
-import { openDb } from "../../src/durable/db";
-import * as schema from "../../src/durable/tables/ca";
+import type { CaEngine, PublishedBundle, Signers } from "../../src/durable/ca-engine";
 import migrations from "../../migrations/ca/migrations.js";
 import { newKeyPair, x509 } from "../support/x509";
-import type { CertificateAuthority } from "../../src/durable/ca";
-
-const HOUR = 3600_000;
-const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
-const td = (parseTrustDomain("example.org") as { value: TrustDomain }).value;
-const KEK = fromBase64("3q2-7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs")!;
-
-function stubFor(name: string): DurableObjectStub<CertificateAuthority> {
-  const ns = env.CA as DurableObjectNamespace<CertificateAuthority>;
-  return ns.get(ns.idFromName(name));
-}
-
-async function engineOn(state: DurableObjectState, clock: ManualClock, kek = KEK, caKeyType: "ec-p256" | "ec-p384" | "rsa-2048" = "ec-p256"): Promise<CaEngine> {
-  return new CaEngine({
-    db: openDb(state, schema, migrations),
-    storage: state.storage,
-    kek: await importKek(kek),
-    clock,
-    settings: { trustDomain: td, caKeyType, caTtl: 24 * 3600 },
-    serialize: (fn) => fn(),
-  });
-}
+import { caStub, engineOn, HOUR, KEK, T0, td } from "../support/ca-engine";
 
 function signersOf(engine: CaEngine): Signers {
   const s = engine.signers();
@@ -69,7 +43,7 @@ async function verifiesAgainstBundle(der: Uint8Array, bundle: readonly Uint8Arra
 
 describe("rotation over simulated time", () => {
   it("prepares at 1/2, activates at 5/6, prunes 24 h after expiry; every SVID verifies against the bundle of its time", async () => {
-    await runInDurableObject(stubFor("rotation"), async (_instance, state) => {
+    await runInDurableObject(caStub("rotation"), async (_instance, state) => {
       const clock = new ManualClock(T0);
       const engine = await engineOn(state, clock);
       await engine.ready();
@@ -144,7 +118,7 @@ describe("rotation over simulated time", () => {
   });
 
   it("caps SVID lifetimes at the signing key's expiry", async () => {
-    await runInDurableObject(stubFor("caps"), async (_instance, state) => {
+    await runInDurableObject(caStub("caps"), async (_instance, state) => {
       const clock = new ManualClock(T0);
       const engine = await engineOn(state, clock);
       await engine.ready();
@@ -163,7 +137,7 @@ describe("rotation over simulated time", () => {
 
 describe("CA key types", () => {
   it.each(["ec-p384", "rsa-2048"] as const)("a %s CA issues SVIDs that verify under its bundle entry, whose key parameters match", async (keyType) => {
-    await runInDurableObject(stubFor(`keytype-${keyType}`), async (_instance, state) => {
+    await runInDurableObject(caStub(`keytype-${keyType}`), async (_instance, state) => {
       const engine = await engineOn(state, new ManualClock(T0), KEK, keyType);
       await engine.ready();
       const pair = await newKeyPair();
@@ -185,7 +159,7 @@ describe("CA key types", () => {
 
 describe("restart and key custody", () => {
   it("keys survive a new engine over the same storage; at rest they are wrapped, in memory non-extractable", async () => {
-    await runInDurableObject(stubFor("restart"), async (_instance, state) => {
+    await runInDurableObject(caStub("restart"), async (_instance, state) => {
       const clock = new ManualClock(T0);
       const first = await engineOn(state, clock);
       await first.ready();
@@ -221,16 +195,16 @@ describe("restart and key custody", () => {
   });
 
   it("the real object keeps its keys across an eviction", async () => {
-    const stub = stubFor("evicted");
+    const stub = caStub("evicted");
     const before = await stub.getTrustBundle();
     expect(before.ok).toBe(true);
     await abortAllDurableObjects();
-    const after = await stubFor("evicted").getTrustBundle();
+    const after = await caStub("evicted").getTrustBundle();
     expect(after).toEqual(before);
   });
 
   it("schedules its rotation alarm at half the CA lifetime", async () => {
-    const stub = stubFor("alarm");
+    const stub = caStub("alarm");
     const start = Date.now();
     await stub.getTrustBundle();
     const alarm = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
@@ -246,18 +220,18 @@ describe("restart and key custody", () => {
 
 describe("migrations", () => {
   it("a fresh object applies every migration", async () => {
-    const tables = await runInDurableObject(stubFor("fresh"), (_i, state) =>
+    const tables = await runInDurableObject(caStub("fresh"), (_i, state) =>
       state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").toArray().map((r) => r.name),
     );
     expect(tables).toEqual(expect.arrayContaining(["authorities", "bundle_state", "__drizzle_migrations"]));
-    const applied = await runInDurableObject(stubFor("fresh"), (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM __drizzle_migrations").one().n);
+    const applied = await runInDurableObject(caStub("fresh"), (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM __drizzle_migrations").one().n);
     expect(applied).toBe(migrations.journal.entries.length);
   });
 });
 
 describe("batch signing over RPC", () => {
   it("signJwtSvids answers each request in order, errors included", async () => {
-    const stub = stubFor("jwt-batch");
+    const stub = caStub("jwt-batch");
     const r = await stub.signJwtSvids({
       requests: [
         { spiffeId: "spiffe://example.org/a", audience: ["x"], ttlSeconds: 60, alg: "ES256", issuer: "https://iss.test" },
