@@ -170,6 +170,33 @@ describe("bad input on /attest: 401 'RCAR handshake Attest failed', never which 
     await expectKbsError(await getResource("default/key/1", { cookie }), 401, "TokenNotFound");
   });
 
+  it("evidence of another TEE than the session's (SNP evidence in a sample session)", async () => {
+    const auth = await authRequest();
+    const cookie = cookieOf(auth);
+    const { nonce } = (await auth.json()) as { nonce: string };
+    const body = await sampleAttestation(nonce, await generateTeeKeyPair("ECDH-ES+A256KW-P256"));
+    (body["tee-evidence"] as Record<string, unknown>).primary_evidence = { attestation_report: { version: 3 }, cert_chain: null };
+    expect(await expectKbsError(await attestRequest(cookie, body), 401, "AttestationError")).toBe(generic);
+  });
+
+  it("an expired session: /attest after 5 minutes is refused, and an attested session's cookie stops reading", async () => {
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    try {
+      const late = await authRequest();
+      const lateCookie = cookieOf(late);
+      const { nonce } = (await late.json()) as { nonce: string };
+      const h = await handshake();
+      expect(h.attest.status).toBe(200);
+      vi.setSystemTime(start + 5 * 60_000 + 1000);
+      const body = await sampleAttestation(nonce, await generateTeeKeyPair("ECDH-ES+A256KW-P256"));
+      expect(await expectKbsError(await attestRequest(lateCookie, body), 401, "AttestationError")).toBe(generic);
+      await expectKbsError(await getResource("default/key/1", { cookie: h.cookie }), 401, "TokenNotFound");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("no cookie, a malformed cookie, a cookie of no session", async () => {
     const keys = await generateTeeKeyPair("ECDH-ES+A256KW-P256");
     const body = await sampleAttestation("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", keys);
