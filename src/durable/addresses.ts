@@ -35,3 +35,9 @@ export function sessionFor(env: Env, sessionId: string): DurableObjectStub<Attes
   const ns = env.SESSIONS as DurableObjectNamespace<AttestationSession>;
   return ns.get(ns.idFromName(`sessions:${sessionId.slice(0, 2)}`));
 }
+
+/** Replay guards for agent proofs: the same class as the sessions, sharded by the proof's jti. */
+export function proofGuardFor(env: Env, jti: string): DurableObjectStub<AttestationSession> {
+  const ns = env.SESSIONS as DurableObjectNamespace<AttestationSession>;
+  return ns.get(ns.idFromName(`proofs:${jti.slice(0, 2)}`));
+}

@@ -10,6 +10,9 @@
  * - a shard holds at most MAX_LIVE_SESSIONS unexpired rows: /auth is unauthenticated, so storage is
  *   bounded here (and the Worker rate-limits /auth per client and globally before it gets here).
  *
+ * The same class, under other names (`proofGuardFor`), remembers the agent proofs it has seen, so a
+ * proof is accepted once (one INSERT … ON CONFLICT DO NOTHING RETURNING), until it expires.
+ *
  * Time comes from the caller (`now`), the Worker's clock, so tests drive expiry.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -17,7 +20,7 @@ import { and, count, eq, gt, lte, min } from "drizzle-orm";
 import { err, ok, type Result } from "../lib/result";
 import { openDb } from "./db";
 import * as schema from "./tables/session";
-import { sessions } from "./tables/session";
+import { seenProofs, sessions } from "./tables/session";
 import migrations from "../../migrations/session/migrations.js";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 
@@ -98,12 +101,24 @@ export class AttestationSession extends DurableObject<Env> {
     return ok({ token: row.token });
   }
 
+  /** Records an agent proof's `jti`; a second use (before it expires) is refused. */
+  async rememberProof(input: { readonly jti: string; readonly expiresAt: number; readonly now: number }): Promise<Result<void, { readonly reason: "proof_replayed" }>> {
+    if (input.expiresAt <= input.now) return err({ reason: "proof_replayed" });
+    const row = this.#db.insert(seenProofs).values({ jti: input.jti, expiresAt: input.expiresAt }).onConflictDoNothing().returning({ jti: seenProofs.jti }).get();
+    if (!row) return err({ reason: "proof_replayed" });
+    await this.#armAlarm(input.expiresAt);
+    return ok(undefined);
+  }
+
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.#db.delete(sessions).where(lte(sessions.expiresAt, now)).run();
-    const next = this.#db.select({ at: min(sessions.expiresAt) }).from(sessions).get()?.at ?? null;
+    this.#db.delete(seenProofs).where(lte(seenProofs.expiresAt, now)).run();
+    const nextSession = this.#db.select({ at: min(sessions.expiresAt) }).from(sessions).get()?.at ?? null;
+    const nextProof = this.#db.select({ at: min(seenProofs.expiresAt) }).from(seenProofs).get()?.at ?? null;
+    const next = [nextSession, nextProof].filter((t): t is number => t !== null);
     this.#alarmAt = undefined;
-    if (next !== null) await this.#armAlarm(Math.max(next, now + 1000));
+    if (next.length > 0) await this.#armAlarm(Math.max(Math.min(...next), now + 1000));
   }
 
   async #armAlarm(at: number): Promise<void> {

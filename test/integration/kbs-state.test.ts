@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { sessionFor } from "../../src/durable/addresses";
+import { proofGuardFor, sessionFor } from "../../src/durable/addresses";
 import { MAX_LIVE_SESSIONS, type AttestationSession } from "../../src/durable/session";
 import type { Registry } from "../../src/durable/registry";
 import sessionMigrations from "../../migrations/session/migrations.js";
@@ -39,7 +39,7 @@ async function tables(stub: DurableObjectStub<AttestationSession> | DurableObjec
 describe("AttestationSession", () => {
   it("a fresh object applies every migration", async () => {
     const t = await tables(sessionFor(env, "f0" + "0".repeat(30)));
-    expect(t.names).toEqual(expect.arrayContaining(["sessions", "__drizzle_migrations"]));
+    expect(t.names).toEqual(expect.arrayContaining(["sessions", "seen_proofs", "__drizzle_migrations"]));
     expect(t.applied).toBe(sessionMigrations.journal.entries.length);
   });
 
@@ -105,6 +105,22 @@ describe("AttestationSession", () => {
     });
     expect(await stub.issueChallenge(challenge(hexId("b7", 1)))).toEqual({ ok: false, error: { reason: "sessions_full" } });
     expect((await stub.issueChallenge(challenge(hexId("b7", 2), { now: NOW + 5 * MIN }))).ok).toBe(true);
+  });
+});
+
+describe("agent proof replay guard", () => {
+  it("a jti is accepted once until it expires, even by 200 concurrent calls; the alarm forgets expired ones", async () => {
+    const jti = "Qx" + "a".repeat(20);
+    const guard = proofGuardFor(env, jti);
+    const now = Date.now();
+    const results = await Promise.all(Array.from({ length: 200 }, () => guard.rememberProof({ jti, expiresAt: now + 61_000, now })));
+    expect(results.filter((r) => r.ok).length).toBe(1);
+    expect(await guard.rememberProof({ jti: "Qx" + "b".repeat(20), expiresAt: now, now })).toEqual({ ok: false, error: { reason: "proof_replayed" } });
+    await runInDurableObject(guard as DurableObjectStub, (_i, state) => {
+      state.storage.sql.exec("UPDATE seen_proofs SET expires_at = ?", Date.now() - 1);
+    });
+    expect(await runDurableObjectAlarm(guard)).toBe(true);
+    expect((await guard.rememberProof({ jti, expiresAt: Date.now() + 61_000, now: Date.now() })).ok).toBe(true);
   });
 });
 

@@ -28,3 +28,16 @@ export const sessions = sqliteTable(
   },
   (t) => [index("sessions_expires_at").on(t.expiresAt)],
 );
+
+/**
+ * Agent proofs seen (their `jti`), kept until the proof could no longer be accepted anyway: a second
+ * use of one proof is refused by the primary key (one INSERT … ON CONFLICT DO NOTHING RETURNING).
+ */
+export const seenProofs = sqliteTable(
+  "seen_proofs",
+  {
+    jti: text("jti").primaryKey(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("seen_proofs_expires_at").on(t.expiresAt)],
+);
