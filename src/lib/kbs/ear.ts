@@ -110,6 +110,9 @@ export function earClaims(input: EarClaimsInput): EarClaims {
         "ear.veraison.annotated-evidence": {
           [claims.tee]: claims.evidenceClaims,
           report_data: claims.reportData,
+          // Signet's addition: the verified platform identity (SNP CHIP_ID, TDX PPID), which node
+          // attestation derives stable agent IDs from; not every TEE's claims carry it.
+          platform_id: claims.platformId,
           runtime_data_claims: {
             nonce: runtimeData.nonce,
             "tee-pubkey": runtimeData.teePubKey,

@@ -104,6 +104,7 @@ describe("earClaims", () => {
           "ear.veraison.annotated-evidence": {
             snp: snp["trustee-azure-milan-v2"],
             report_data: claims.reportData,
+            platform_id: claims.platformId,
             runtime_data_claims: { nonce: NONCE, "tee-pubkey": TEE_PUBKEY },
           },
         },
@@ -119,7 +120,7 @@ describe("earClaims", () => {
     const appraisal = appraise(claims, undefined, "permissive");
     const plain = earClaims(input(claims, appraisal, { runtimeData: { nonce: NONCE, teePubKey: TEE_PUBKEY, additionalEvidence: '{"sampledevice":{}}' } }));
     const evidence = plain.submods.cpu0["ear.veraison.annotated-evidence"];
-    expect(Object.keys(evidence)).toEqual(["sample", "report_data", "runtime_data_claims"]);
+    expect(Object.keys(evidence)).toEqual(["sample", "report_data", "platform_id", "runtime_data_claims"]);
     expect(evidence.runtime_data_claims).toEqual({ nonce: NONCE, "tee-pubkey": TEE_PUBKEY });
     expect(plain.submods.cpu0["ear.status"]).toBe("warning");
 
