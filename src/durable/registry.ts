@@ -8,15 +8,19 @@
  * that encrypts them to an attested guest's key.
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq } from "drizzle-orm";
+import { and, asc, eq, gt, or, sql, type SQL } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { loadConfig } from "../lib/config";
 import { importKek, openSecret, sealSecret } from "../lib/crypto/keys";
 import { isResourcePath } from "../lib/kbs/resource-path";
+import { validateEntry, validateEntryId, type Entry, type EntryErrorReason, type EntryFields, type EntryInput } from "../lib/registry/entry";
+import { joinTokenHash, newEntryId, newJoinToken, parseEntryId, parseJoinToken } from "../lib/registry/ids";
+import { canonicalSelectors, selectorsFromKey, selectorsKey, type Selector } from "../lib/registry/selectors";
 import { err, ok, type Result } from "../lib/result";
+import { parseTrustDomain, type TrustDomain } from "../lib/spiffe/id";
 import { openDb } from "./db";
 import * as schema from "./tables/registry";
-import { kbsPolicies, kbsResources, referenceValues } from "./tables/registry";
+import { entries, entrySelectors, joinTokens, kbsPolicies, kbsResources, referenceValues } from "./tables/registry";
 import migrations from "../../migrations/registry/migrations.js";
 
 /** Largest resource the key broker stores (Trustee's request limit is 2 MiB; a DO row holds 2 MB). */
@@ -33,6 +37,7 @@ export interface RegistryError {
 export class Registry extends DurableObject<Env> {
   #db!: DrizzleSqliteDODatabase<typeof schema>;
   #kek: CryptoKey | RegistryError = { reason: "registry_misconfigured", detail: "not started" };
+  #trustDomain: TrustDomain | EntryFailure = { reason: "registry_misconfigured", detail: "not started" };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -40,6 +45,7 @@ export class Registry extends DurableObject<Env> {
       this.#db = openDb(ctx, schema, migrations);
       const loaded = loadConfig(env);
       this.#kek = loaded.ok ? await importKek(loaded.value.secrets.kek) : { reason: "registry_misconfigured", detail: loaded.error.detail };
+      this.#trustDomain = loaded.ok ? loaded.value.config.trustDomain : { reason: "registry_misconfigured", detail: loaded.error.detail };
     });
   }
 
@@ -105,8 +111,349 @@ export class Registry extends DurableObject<Env> {
     const row = this.#db.select().from(referenceValues).where(eq(referenceValues.name, input.name)).get();
     return row ? ok({ json: row.value }) : err({ reason: "not_found", detail: `no reference value ${input.name}` });
   }
+
+  // ---- Registration entries and join tokens (issue 9). Every write is one transaction. ----
+
+  /** Creates up to 500 entries, each with its own result (SPIRE's BatchCreateEntry). */
+  async createEntries(input: CreateEntriesInput): Promise<Result<{ results: EntryResult[] }, EntryFailure>> {
+    const td = this.#trustDomain;
+    if (typeof td !== "string") return err(td);
+    if (input.entries.length > MAX_ENTRY_BATCH) return err({ reason: "batch_too_large", detail: `at most ${MAX_ENTRY_BATCH} entries per call` });
+    const nowSeconds = Math.floor(input.now / 1000);
+    const results = this.ctx.storage.transactionSync(() =>
+      input.entries.map((given): EntryResult => {
+        const id = validateEntryId(given.id);
+        if (!id.ok) return id;
+        const fields = validateEntry(given, { trustDomain: td, nowSeconds });
+        if (!fields.ok) return fields;
+        const entryId = id.value ?? newEntryId();
+        if (this.#db.select({ id: entries.id }).from(entries).where(eq(entries.id, entryId)).get()) {
+          return err({ reason: "entry_exists", detail: `an entry with id ${entryId} exists`, existingId: entryId });
+        }
+        const refused = this.#refuseDuplicateOrLoop(entryId, fields.value);
+        if (refused) return err(refused);
+        const entry: Entry = { ...fields.value, id: entryId, revisionNumber: 0, createdAt: nowSeconds };
+        this.#db.insert(entries).values(entryRow(entry, nowSeconds)).run();
+        this.#writeSelectors(entryId, entry.selectors);
+        return ok(entry);
+      }),
+    );
+    return ok({ results });
+  }
+
+  /**
+   * Updates up to 500 entries, each compare-and-set on its revision number: an update names the
+   * revision it read, and is refused (`revision_conflict`) if the entry has changed since. Absent
+   * fields keep their value.
+   */
+  async updateEntries(input: UpdateEntriesInput): Promise<Result<{ results: EntryResult[] }, EntryFailure>> {
+    const td = this.#trustDomain;
+    if (typeof td !== "string") return err(td);
+    if (input.updates.length > MAX_ENTRY_BATCH) return err({ reason: "batch_too_large", detail: `at most ${MAX_ENTRY_BATCH} updates per call` });
+    const nowSeconds = Math.floor(input.now / 1000);
+    const results = this.ctx.storage.transactionSync(() =>
+      input.updates.map((update): EntryResult => {
+        const { id, revisionNumber, ...changes } = update;
+        const current = this.#entry(id);
+        if (!current) return err({ reason: "entry_not_found", detail: `no entry with id ${String(id).slice(0, 64)}` });
+        if (current.revisionNumber !== revisionNumber) {
+          return err({ reason: "revision_conflict", detail: `entry ${id} is at revision ${current.revisionNumber}, not ${revisionNumber}`, currentRevision: current.revisionNumber });
+        }
+        const merged: EntryInput = { ...current, ...definedOnly(changes) };
+        const fields = validateEntry(merged, { trustDomain: td, nowSeconds: changes.expiresAt === undefined ? undefined : nowSeconds });
+        if (!fields.ok) return fields;
+        const refused = this.#refuseDuplicateOrLoop(id, fields.value);
+        if (refused) return err(refused);
+        const entry: Entry = { ...fields.value, id, revisionNumber: current.revisionNumber + 1, createdAt: current.createdAt };
+        const { id: _id, createdAt: _created, ...set } = entryRow(entry, nowSeconds);
+        this.#db.update(entries).set(set).where(and(eq(entries.id, id), eq(entries.revisionNumber, revisionNumber))).run();
+        this.#db.delete(entrySelectors).where(eq(entrySelectors.entryId, id)).run();
+        this.#writeSelectors(id, entry.selectors);
+        return ok(entry);
+      }),
+    );
+    return ok({ results });
+  }
+
+  /** Deletes up to 500 entries, each with its own result. */
+  async deleteEntries(input: { readonly ids: readonly string[] }): Promise<Result<{ results: Result<{ id: string }, EntryFailure>[] }, EntryFailure>> {
+    if (input.ids.length > MAX_ENTRY_BATCH) return err({ reason: "batch_too_large", detail: `at most ${MAX_ENTRY_BATCH} ids per call` });
+    const results = this.ctx.storage.transactionSync(() =>
+      input.ids.map((id): Result<{ id: string }, EntryFailure> => {
+        const gone = this.#db.delete(entries).where(eq(entries.id, id)).returning({ id: entries.id }).get();
+        if (!gone) return err({ reason: "entry_not_found", detail: `no entry with id ${String(id).slice(0, 64)}` });
+        this.#db.delete(entrySelectors).where(eq(entrySelectors.entryId, id)).run();
+        return ok({ id });
+      }),
+    );
+    return ok({ results });
+  }
+
+  async getEntry(input: { readonly id: string }): Promise<Result<Entry, EntryFailure>> {
+    const entry = this.#entry(input.id);
+    return entry ? ok(entry) : err({ reason: "entry_not_found", detail: `no entry with id ${String(input.id).slice(0, 64)}` });
+  }
+
+  /** Entries in id order, filtered (all filters must hold), in pages; the page token is the last id. */
+  async listEntries(input: ListEntriesInput): Promise<Result<EntryPage, EntryFailure>> {
+    const pageSize = input.pageSize ?? DEFAULT_ENTRY_PAGE_SIZE;
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > MAX_ENTRY_PAGE_SIZE) {
+      return err({ reason: "invalid_entry", detail: `page_size must be from 1 to ${MAX_ENTRY_PAGE_SIZE}` });
+    }
+    const where = listConditions(input);
+    if (!where.ok) return where;
+    const rows = this.#db
+      .select()
+      .from(entries)
+      .where(and(...where.value))
+      .orderBy(asc(entries.id))
+      .limit(pageSize + 1)
+      .all();
+    const page = rows.slice(0, pageSize).map(entryOf);
+    return ok({ entries: page, nextPageToken: rows.length > pageSize ? page[page.length - 1]!.id : undefined });
+  }
+
+  /**
+   * A join token, single use, valid for `ttlSeconds`. The registry keeps only its SHA-256. Expired
+   * tokens are removed here too, so the table holds only live ones.
+   */
+  async createJoinToken(input: CreateJoinTokenInput): Promise<Result<{ token: string; expiresAt: number }, JoinTokenFailure>> {
+    if (!Number.isSafeInteger(input.ttlSeconds) || input.ttlSeconds < 1 || input.ttlSeconds > MAX_JOIN_TOKEN_TTL_SECONDS) {
+      return err({ reason: "invalid_ttl", detail: `the ttl must be from 1 to ${MAX_JOIN_TOKEN_TTL_SECONDS} seconds` });
+    }
+    const token = input.token ?? newJoinToken();
+    const parsed = parseJoinToken(token);
+    if (!parsed.ok) return err({ reason: "invalid_join_token", detail: parsed.error.detail });
+    const tokenHash = await joinTokenHash(token);
+    const nowSeconds = Math.floor(input.now / 1000);
+    const expiresAt = nowSeconds + input.ttlSeconds;
+    const created = this.ctx.storage.transactionSync(() => {
+      this.#db.delete(joinTokens).where(sql`${joinTokens.expiresAt} <= ${nowSeconds}`).run();
+      const row = this.#db.insert(joinTokens).values({ tokenHash, expiresAt, createdAt: nowSeconds }).onConflictDoNothing().returning({ tokenHash: joinTokens.tokenHash }).get();
+      return row !== undefined;
+    });
+    return created ? ok({ token, expiresAt }) : err({ reason: "join_token_exists", detail: "that join token exists" });
+  }
+
+  /** Uses a join token: fetched and deleted in one step, then its expiry checked (as SPIRE does). */
+  async consumeJoinToken(input: { readonly token: string; readonly now: number }): Promise<Result<{ expiresAt: number }, JoinTokenFailure>> {
+    if (typeof input.token !== "string" || !parseJoinToken(input.token).ok) return err({ reason: "join_token_not_found", detail: "no such join token" });
+    const tokenHash = await joinTokenHash(input.token);
+    const row = this.#db.delete(joinTokens).where(eq(joinTokens.tokenHash, tokenHash)).returning({ expiresAt: joinTokens.expiresAt }).get();
+    if (!row) return err({ reason: "join_token_not_found", detail: "no such join token (or it was used)" });
+    if (row.expiresAt <= Math.floor(input.now / 1000)) return err({ reason: "join_token_expired", detail: "the join token has expired" });
+    return ok({ expiresAt: row.expiresAt });
+  }
+
+  #entry(id: string): Entry | undefined {
+    if (typeof id !== "string") return undefined;
+    const row = this.#db.select().from(entries).where(eq(entries.id, id)).get();
+    return row ? entryOf(row) : undefined;
+  }
+
+  /** Inside the write transaction: another entry with the same identity, or a parent chain back to this one. */
+  #refuseDuplicateOrLoop(id: string, fields: EntryFields): EntryFailure | undefined {
+    const same = this.#db
+      .select({ id: entries.id })
+      .from(entries)
+      .where(and(eq(entries.spiffeId, fields.spiffeId), eq(entries.parentId, fields.parentId), eq(entries.selectorsKey, selectorsKey(fields.selectors))))
+      .get();
+    if (same && same.id !== id) return { reason: "entry_exists", detail: `entry ${same.id} has the same spiffe_id, parent_id and selectors`, existingId: same.id };
+    // Walk up from the parent through the entries that name it (other than this one); UNION
+    // removes repeats, so the walk ends on cyclic data.
+    const loop = this.ctx.storage.sql
+      .exec(
+        `WITH RECURSIVE up(sid) AS (SELECT ?1 UNION SELECT e.parent_id FROM entries e JOIN up ON e.spiffe_id = up.sid WHERE e.id <> ?3)
+         SELECT 1 AS hit FROM up WHERE sid = ?2 LIMIT 1`,
+        fields.parentId,
+        fields.spiffeId,
+        id,
+      )
+      .toArray();
+    if (loop.length > 0) return { reason: "entry_loop", detail: `parent_id ${fields.parentId} descends from ${fields.spiffeId}: the entry would be its own ancestor` };
+    return undefined;
+  }
+
+  #writeSelectors(entryId: string, selectors: readonly Selector[]): void {
+    // 30 rows × 3 values per statement stays under the 100 bound parameters a statement may have.
+    for (let i = 0; i < selectors.length; i += 30) {
+      this.#db.insert(entrySelectors).values(selectors.slice(i, i + 30).map((s) => ({ entryId, type: s.type, value: s.value }))).run();
+    }
+  }
 }
 
 function resourceContext(path: string): string {
   return `kbs-resource:${path}`;
+}
+
+/** SPIRE's batch limit. */
+export const MAX_ENTRY_BATCH = 500;
+export const DEFAULT_ENTRY_PAGE_SIZE = 100;
+export const MAX_ENTRY_PAGE_SIZE = 1000;
+export const MAX_JOIN_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
+/** At most this many trust domains in a federates_with filter (bound parameters, again). */
+export const MAX_FEDERATES_WITH_FILTER = 16;
+
+export interface EntryFailure {
+  readonly reason: EntryErrorReason | "entry_exists" | "entry_not_found" | "revision_conflict" | "batch_too_large" | "invalid_page_token" | "registry_misconfigured";
+  readonly detail: string;
+  /** `entry_exists`: the entry that is already there. */
+  readonly existingId?: string;
+  /** `revision_conflict`: the revision the entry is at. */
+  readonly currentRevision?: number;
+}
+
+export type EntryResult = Result<Entry, EntryFailure>;
+
+export interface CreateEntriesInput {
+  readonly entries: readonly EntryInput[];
+  /** Milliseconds since the epoch. */
+  readonly now: number;
+}
+
+/** The fields to change (absent ones are kept), the entry's id, and the revision the caller read. */
+export interface EntryUpdate extends Partial<Omit<EntryInput, "id">> {
+  readonly id: string;
+  readonly revisionNumber: number;
+}
+
+export interface UpdateEntriesInput {
+  readonly updates: readonly EntryUpdate[];
+  readonly now: number;
+}
+
+/** How a selector filter compares with an entry's selectors (SPIRE's MATCH_*). */
+export type SelectorMatch = "exact" | "subset" | "superset" | "any";
+
+export interface EntryFilters {
+  readonly spiffeId?: string;
+  readonly parentId?: string;
+  /** With `match` (default `superset`): exact = the same set; subset = the entry's ⊆ these; superset = the entry's ⊇ these; any = at least one in common. */
+  readonly selectors?: readonly Selector[];
+  readonly match?: SelectorMatch;
+  /** Entries that federate with every one of these trust domains. */
+  readonly federatesWith?: readonly string[];
+  readonly hint?: string;
+  readonly downstream?: boolean;
+}
+
+export interface ListEntriesInput {
+  readonly filters?: EntryFilters;
+  /** 1–1000, default 100. */
+  readonly pageSize?: number;
+  /** The `nextPageToken` of the previous page. */
+  readonly pageToken?: string;
+}
+
+export interface EntryPage {
+  readonly entries: Entry[];
+  /** Absent on the last page. */
+  readonly nextPageToken: string | undefined;
+}
+
+export interface CreateJoinTokenInput {
+  readonly ttlSeconds: number;
+  readonly now: number;
+  /** A caller-chosen token, as SPIRE allows; otherwise a random UUID. */
+  readonly token?: string;
+}
+
+export interface JoinTokenFailure {
+  readonly reason: "invalid_ttl" | "invalid_join_token" | "join_token_exists" | "join_token_not_found" | "join_token_expired";
+  readonly detail: string;
+}
+
+type EntryRow = typeof entries.$inferSelect;
+
+function entryRow(e: Entry, nowSeconds: number): EntryRow {
+  return {
+    id: e.id,
+    spiffeId: e.spiffeId,
+    parentId: e.parentId,
+    selectorsKey: selectorsKey(e.selectors),
+    x509SvidTtl: e.x509SvidTtl,
+    jwtSvidTtl: e.jwtSvidTtl,
+    federatesWith: JSON.stringify(e.federatesWith),
+    dnsNames: JSON.stringify(e.dnsNames),
+    admin: e.admin,
+    downstream: e.downstream,
+    hint: e.hint,
+    expiresAt: e.expiresAt,
+    revisionNumber: e.revisionNumber,
+    createdAt: e.createdAt,
+    updatedAt: nowSeconds,
+  };
+}
+
+/** A stored row as an entry (the row was validated when written). */
+function entryOf(row: EntryRow): Entry {
+  return {
+    id: row.id,
+    spiffeId: row.spiffeId as Entry["spiffeId"],
+    parentId: row.parentId as Entry["parentId"],
+    selectors: selectorsFromKey(row.selectorsKey),
+    x509SvidTtl: row.x509SvidTtl,
+    jwtSvidTtl: row.jwtSvidTtl,
+    federatesWith: JSON.parse(row.federatesWith) as Entry["federatesWith"],
+    dnsNames: JSON.parse(row.dnsNames) as Entry["dnsNames"],
+    admin: row.admin,
+    downstream: row.downstream,
+    hint: row.hint,
+    expiresAt: row.expiresAt,
+    revisionNumber: row.revisionNumber,
+    createdAt: row.createdAt,
+  };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The WHERE conditions of a list call; filter values are checked here (they reach SQL as parameters). */
+function listConditions(input: ListEntriesInput): Result<SQL[], EntryFailure> {
+  const f = input.filters ?? {};
+  const where: SQL[] = [];
+  if (input.pageToken !== undefined) {
+    if (!parseEntryId(input.pageToken).ok) return err({ reason: "invalid_page_token", detail: "not a page token this server handed out" });
+    where.push(gt(entries.id, input.pageToken));
+  }
+  if (f.spiffeId !== undefined) where.push(eq(entries.spiffeId, f.spiffeId));
+  if (f.parentId !== undefined) where.push(eq(entries.parentId, f.parentId));
+  if (f.hint !== undefined) where.push(eq(entries.hint, f.hint));
+  if (f.downstream !== undefined) where.push(eq(entries.downstream, f.downstream));
+  if (f.selectors !== undefined) {
+    const selectors = canonicalSelectors(f.selectors);
+    if (!selectors.ok) return err({ reason: "invalid_selector", detail: selectors.error.detail });
+    const pairs = or(...selectors.value.map((s) => and(eq(entrySelectors.type, s.type), eq(entrySelectors.value, s.value))))!;
+    switch (f.match ?? "superset") {
+      case "exact":
+        where.push(eq(entries.selectorsKey, selectorsKey(selectors.value)));
+        break;
+      case "any":
+        where.push(sql`${entries.id} IN (SELECT ${entrySelectors.entryId} FROM ${entrySelectors} WHERE ${pairs})`);
+        break;
+      case "superset":
+        where.push(sql`${entries.id} IN (SELECT ${entrySelectors.entryId} FROM ${entrySelectors} WHERE ${pairs} GROUP BY ${entrySelectors.entryId} HAVING COUNT(*) = ${selectors.value.length})`);
+        break;
+      case "subset":
+        where.push(sql`NOT EXISTS (SELECT 1 FROM ${entrySelectors} WHERE ${entrySelectors.entryId} = ${entries.id} AND NOT (${pairs}))`);
+        break;
+      default:
+        return err({ reason: "invalid_selector", detail: "match must be exact, subset, superset or any" });
+    }
+  }
+  if (f.federatesWith !== undefined) {
+    if (f.federatesWith.length === 0 || f.federatesWith.length > MAX_FEDERATES_WITH_FILTER) {
+      return err({ reason: "invalid_entry", detail: `federates_with filters on 1 to ${MAX_FEDERATES_WITH_FILTER} trust domains` });
+    }
+    const tds = new Set<string>();
+    for (const s of f.federatesWith) {
+      const td = parseTrustDomain(s);
+      if (!td.ok) return err({ reason: "invalid_entry", detail: `federates_with: ${td.error.detail}` });
+      tds.add(td.value);
+    }
+    const list = sql.join([...tds].map((t) => sql`${t}`), sql`, `);
+    where.push(sql`(SELECT COUNT(DISTINCT value) FROM json_each(${entries.federatesWith}) WHERE value IN (${list})) = ${tds.size}`);
+  }
+  return ok(where);
 }

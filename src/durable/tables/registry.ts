@@ -1,9 +1,9 @@
 /**
- * Tables of the Registry Durable Object (one per trust domain): for now the key broker's state —
- * resources, policies and reference values. Registration entries and agents come with the registry
- * issue. Every write is one SQLite statement or transaction, durable when the RPC returns.
+ * Tables of the Registry Durable Object (one per trust domain): the key broker's state (resources,
+ * policies, reference values), registration entries and join tokens. Every write is one SQLite
+ * statement or transaction, durable when the RPC returns.
  */
-import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Key broker resources (`<repo>/<type>/<tag>`), sealed under the KEK with the path as AAD. */
 export const kbsResources = sqliteTable("kbs_resources", {
@@ -32,3 +32,63 @@ export const referenceValues = sqliteTable("reference_values", {
   value: text("value").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
+
+/**
+ * Registration entries (SPIRE's model). Selectors are stored twice: as the canonical key (one
+ * `type:value` per line, sorted, deduplicated; lib/registry/selectors.ts) that makes (spiffe_id,
+ * parent_id, selectors) unique as SPIRE enforces it, and row by row in `entry_selectors` for the
+ * list filters. Lists (federates_with, dns_names) are JSON arrays. Times are unix seconds.
+ */
+export const entries = sqliteTable(
+  "entries",
+  {
+    id: text("id").primaryKey(),
+    spiffeId: text("spiffe_id").notNull(),
+    parentId: text("parent_id").notNull(),
+    selectorsKey: text("selectors_key").notNull(),
+    x509SvidTtl: integer("x509_svid_ttl").notNull(),
+    jwtSvidTtl: integer("jwt_svid_ttl").notNull(),
+    federatesWith: text("federates_with").notNull(),
+    dnsNames: text("dns_names").notNull(),
+    admin: integer("admin", { mode: "boolean" }).notNull(),
+    downstream: integer("downstream", { mode: "boolean" }).notNull(),
+    hint: text("hint").notNull(),
+    /** 0 = never. */
+    expiresAt: integer("expires_at").notNull(),
+    /** Bumped on every update; updates compare-and-set on it. */
+    revisionNumber: integer("revision_number").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("entries_identity").on(t.spiffeId, t.parentId, t.selectorsKey),
+    index("entries_parent_id").on(t.parentId),
+    index("entries_hint").on(t.hint),
+  ],
+);
+
+/** One row per selector of an entry, written and deleted with it in the same transaction. */
+export const entrySelectors = sqliteTable(
+  "entry_selectors",
+  {
+    entryId: text("entry_id").notNull(),
+    type: text("type").notNull(),
+    value: text("value").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.entryId, t.type, t.value] }), index("entry_selectors_type_value").on(t.type, t.value)],
+);
+
+/**
+ * Join tokens: single use, expiring. Only the SHA-256 of a token is stored (lowercase hex); a token
+ * is used by deleting its row (`DELETE … RETURNING`), so a used token is simply absent.
+ */
+export const joinTokens = sqliteTable(
+  "join_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    /** Unix seconds. */
+    expiresAt: integer("expires_at").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("join_tokens_expires_at").on(t.expiresAt)],
+);

@@ -84,7 +84,8 @@ export const MAX_FEDERATES_WITH = 32;
 
 export interface ValidateEntryOptions {
   readonly trustDomain: TrustDomain;
-  readonly nowSeconds: number;
+  /** `expires_at` must be after this; undefined when it is not being set (an update that keeps it). */
+  readonly nowSeconds: number | undefined;
 }
 
 const fail = (reason: EntryErrorReason, detail: string): Result<never, EntryError> => err({ reason, detail });
@@ -158,7 +159,7 @@ export function validateEntry(input: EntryInput, options: ValidateEntryOptions):
 
   const expiresAt = input.expiresAt ?? 0;
   if (!Number.isSafeInteger(expiresAt) || expiresAt < 0) return fail("invalid_entry", "expires_at must be unix seconds, or 0 for never");
-  if (expiresAt !== 0 && expiresAt <= options.nowSeconds) return fail("invalid_entry", "expires_at is in the past");
+  if (expiresAt !== 0 && options.nowSeconds !== undefined && expiresAt <= options.nowSeconds) return fail("invalid_entry", "expires_at is in the past");
 
   return ok({
     spiffeId: spiffeId.value,
