@@ -13,8 +13,8 @@
  */
 import { err, ok, type Result } from "../result";
 import { parseCertificate, type ParsedCertificate } from "../x509/cert-reader";
-import type { DerReader} from "../x509/der-reader";
-import { bytesEqual, decodeBitString, decodeBoolean, readSingle } from "../x509/der-reader";
+import { bytesEqual } from "../x509/der-reader";
+import { isCa, keyUsage, uriSans } from "../x509/extensions";
 import { verifySignedData } from "../x509/signed-data";
 import { parseSpiffeId, trustDomainOf, type SpiffeId, type TrustDomain } from "./id";
 
@@ -38,60 +38,8 @@ export interface VerifiedX509Svid {
   readonly leaf: ParsedCertificate;
 }
 
-const OID_BASIC_CONSTRAINTS = "2.5.29.19";
-const OID_KEY_USAGE = "2.5.29.15";
-const OID_SAN = "2.5.29.17";
-const TAG_SEQUENCE = 0x30;
-const TAG_BOOLEAN = 0x01;
-const TAG_BIT_STRING = 0x03;
-/** GeneralName uniformResourceIdentifier [6] IMPLICIT IA5String. */
-const TAG_URI = 0x86;
-
 function fail(reason: X509SvidErrorReason, detail: string): { readonly ok: false; readonly error: X509SvidError } {
   return err({ reason, detail });
-}
-
-function isCa(cert: ParsedCertificate): Result<boolean, string> {
-  const ext = cert.extensions.get(OID_BASIC_CONSTRAINTS);
-  if (!ext) return ok(false);
-  const seq = readSingle(ext.value, TAG_SEQUENCE, "basicConstraints");
-  if (!seq.ok) return err("basicConstraints does not parse");
-  const inner = seq.value.reader.enter(seq.value.tlv);
-  const first = inner.optional(TAG_BOOLEAN);
-  if (!first.ok) return err("basicConstraints does not parse");
-  if (!first.value) return ok(false);
-  const ca = decodeBoolean(inner.contents(first.value));
-  return ca.ok ? ok(ca.value) : err("basicConstraints cA is not a boolean");
-}
-
-/** The key usage bits (bit 0 = digitalSignature … bit 6 = cRLSign), if the extension is present. */
-function keyUsage(cert: ParsedCertificate): Result<{ critical: boolean; bits: (n: number) => boolean } | undefined, string> {
-  const ext = cert.extensions.get(OID_KEY_USAGE);
-  if (!ext) return ok(undefined);
-  const bs = readSingle(ext.value, TAG_BIT_STRING, "keyUsage");
-  if (!bs.ok) return err("keyUsage does not parse");
-  const bits = decodeBitString(bs.value.reader.contents(bs.value.tlv));
-  if (!bits.ok) return err("keyUsage does not parse");
-  const bytes = bits.value.bytes;
-  return ok({ critical: ext.critical, bits: (n) => ((bytes[n >> 3] ?? 0) & (0x80 >> (n & 7))) !== 0 });
-}
-
-function uriSans(cert: ParsedCertificate): Result<string[], string> {
-  const ext = cert.extensions.get(OID_SAN);
-  if (!ext) return ok([]);
-  const seq = readSingle(ext.value, TAG_SEQUENCE, "subjectAltName");
-  if (!seq.ok) return err("subjectAltName does not parse");
-  const r: DerReader = seq.value.reader.enter(seq.value.tlv);
-  const uris: string[] = [];
-  while (!r.done) {
-    const name = r.next();
-    if (!name.ok) return err("subjectAltName does not parse");
-    if (r.bytes[name.value.start] !== TAG_URI) continue;
-    const bytes = r.contents(name.value);
-    if (bytes.some((b) => b < 0x21 || b > 0x7e)) return err("a URI SAN is not printable ASCII");
-    uris.push(String.fromCharCode(...bytes));
-  }
-  return ok(uris);
 }
 
 export interface VerifyX509SvidInput {
