@@ -21,13 +21,18 @@ export type Flags<S extends FlagSpecs> = { [N in keyof S]?: ValueOf<S[N]["kind"]
 
 export interface ParsedArgs<S extends FlagSpecs> {
   readonly flags: Flags<S>;
-  /** With `stopAtPositional`, the arguments from the first positional on; otherwise empty. */
+  /**
+   * With `stopAtPositional`, the arguments from the first positional on; with `positionals`, the
+   * positional arguments in order; otherwise empty.
+   */
   readonly rest: readonly string[];
 }
 
 export interface ParseArgsOptions {
   /** Stop at the first positional argument instead of rejecting it. */
   readonly stopAtPositional?: boolean;
+  /** Collect positional arguments (wherever they stand among the flags) instead of rejecting them. */
+  readonly positionals?: boolean;
 }
 
 export function parseArgs<S extends FlagSpecs>(
@@ -36,10 +41,15 @@ export function parseArgs<S extends FlagSpecs>(
   options: ParseArgsOptions = {},
 ): Result<ParsedArgs<S>, string> {
   const values: Record<string, string | string[] | true> = {};
+  const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]!;
     if (!token.startsWith("-") || token === "-") {
       if (options.stopAtPositional) return ok({ flags: values as Flags<S>, rest: argv.slice(i) });
+      if (options.positionals) {
+        positionals.push(token);
+        continue;
+      }
       return err(`unexpected argument '${token}'`);
     }
 
@@ -82,5 +92,5 @@ export function parseArgs<S extends FlagSpecs>(
       values[name] = value;
     }
   }
-  return ok({ flags: values as Flags<S>, rest: [] });
+  return ok({ flags: values as Flags<S>, rest: positionals });
 }

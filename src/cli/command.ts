@@ -6,11 +6,13 @@ import { err, type Result } from "../lib/result";
 import { parseArgs, type FlagSpecs, type Flags } from "./args";
 import { SignetClient } from "./client";
 import { isCleartextRemote, resolveAdminToken, resolveServer, type Env } from "./config";
-import { usageError, type CliFailure } from "./failure";
+import { oneLine, usageError, type CliFailure } from "./failure";
 
 /** Everything the CLI touches outside itself, so that `main` runs in tests without a process. */
 export interface CliIo {
   stdout(s: string): void;
+  /** Raw bytes on stdout (a secret as the server stored it), in order with `stdout`. */
+  stdoutBytes(bytes: Uint8Array): void;
   stderr(s: string): void;
   readonly env: Env;
   readonly cwd: string;
@@ -35,7 +37,9 @@ export interface CommandDefinition<S extends FlagSpecs> {
   readonly summary: string;
   readonly usage: string;
   readonly flags: S;
-  run(flags: Flags<S>, ctx: RunContext): Promise<Result<void, CliFailure>>;
+  /** The names of the positional arguments, each required (default: none taken). */
+  readonly positionals?: readonly string[];
+  run(flags: Flags<S>, ctx: RunContext, positionals: readonly string[]): Promise<Result<void, CliFailure>>;
 }
 
 export interface InvocationContext {
@@ -59,8 +63,12 @@ export function defineCommand<S extends FlagSpecs>(def: CommandDefinition<S>): C
     summary: def.summary,
     usage: def.usage,
     async execute(args, ctx) {
-      const parsed = parseArgs(args, specs);
+      const names = def.positionals ?? [];
+      const parsed = parseArgs(args, specs, { positionals: names.length > 0 });
       if (!parsed.ok) return err(usageError(parsed.error, def.name));
+      const positionals = parsed.value.rest;
+      if (positionals.length < names.length) return err(usageError(`missing argument ${names[positionals.length]}`, def.name));
+      if (positionals.length > names.length) return err(usageError(`unexpected argument '${oneLine(positionals[names.length]!, 100)}'`, def.name));
       const server = resolveServer(parsed.value.flags.server ?? ctx.server, ctx.io.env);
       if (!server.ok) return server;
       const client = new SignetClient({ server: server.value, fetch: ctx.io.fetch });
@@ -71,7 +79,7 @@ export function defineCommand<S extends FlagSpecs>(def: CommandDefinition<S>): C
         }
         return token;
       };
-      return def.run(parsed.value.flags as Flags<S>, { io: ctx.io, client, adminToken });
+      return def.run(parsed.value.flags as Flags<S>, { io: ctx.io, client, adminToken }, positionals);
     },
   };
 }

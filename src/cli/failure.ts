@@ -13,6 +13,8 @@ export type FailureReason =
   | "unreachable"
   /** The server answered 2xx with something we cannot use: exit 3. */
   | "bad_response"
+  /** Local evidence could not be read (no TEE interface, permissions, a malformed report): exit 3. */
+  | "unreadable"
   /** Evidence was checked and rejected (the verdict is on stdout): exit 1. */
   | "not_verified";
 
@@ -32,6 +34,7 @@ export const EXIT_CODES: Readonly<Record<FailureReason, number>> = {
   usage: 2,
   unreachable: 3,
   bad_response: 3,
+  unreadable: 3,
   not_verified: 1,
 };
 

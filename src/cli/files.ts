@@ -14,7 +14,8 @@ import { err, ok, type Result } from "../lib/result";
 
 export interface FileToWrite {
   readonly name: string;
-  readonly contents: string;
+  /** Text is written as UTF-8, bytes as they are. */
+  readonly contents: string | Uint8Array;
   /** Permission bits; the private key uses 0o600. */
   readonly mode: number;
 }

@@ -22,15 +22,24 @@ export type InputFileError =
 /** Reads at most the first chunk this large before growing the buffer (most inputs are a few KiB). */
 const FIRST_CHUNK = 64 * 1024;
 
-export async function readRegularFile(path: string, maxBytes: number): Promise<Result<Uint8Array, InputFileError>> {
+export interface ReadFileOptions {
+  /**
+   * The file system's size means nothing (sysfs and configfs report a page for every attribute):
+   * it is not compared with the limit, only the bytes read are.
+   */
+  readonly sizeUnknown?: boolean;
+}
+
+export async function readRegularFile(path: string, maxBytes: number, options: ReadFileOptions = {}): Promise<Result<Uint8Array, InputFileError>> {
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new TypeError(`readRegularFile: maxBytes must be a positive integer, got ${maxBytes}`);
+  const limit = options.sizeUnknown ? Number.MAX_SAFE_INTEGER : maxBytes;
   let handle: FileHandle | undefined;
   try {
-    const before = check(await stat(path), maxBytes);
+    const before = check(await stat(path), limit);
     if (before) return err(before);
     handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
     const st = await handle.stat();
-    const after = check(st, maxBytes);
+    const after = check(st, limit);
     if (after) return err(after);
     return await readAtMost(handle, maxBytes, st.size);
   } catch (e) {

@@ -7,6 +7,7 @@ import { COMMON_FLAGS, type CliIo, type Command } from "./command";
 import { auditListCommand } from "./commands/audit-list";
 import { bundleShowCommand } from "./commands/bundle-show";
 import { jwtMintCommand } from "./commands/jwt-mint";
+import { kbsGetResourceCommand } from "./commands/kbs-get-resource";
 import { verifySnpCommand } from "./commands/verify-snp";
 import { verifyTdxCommand } from "./commands/verify-tdx";
 import { x509MintCommand } from "./commands/x509-mint";
@@ -16,14 +17,15 @@ import { VERSION } from "./version";
 
 export type { CliIo } from "./command";
 
-export const COMMANDS: readonly Command[] = [x509MintCommand, jwtMintCommand, bundleShowCommand, verifySnpCommand, verifyTdxCommand, auditListCommand];
+export const COMMANDS: readonly Command[] = [x509MintCommand, jwtMintCommand, bundleShowCommand, verifySnpCommand, verifyTdxCommand, auditListCommand, kbsGetResourceCommand];
+const NAME_WIDTH = Math.max(...COMMANDS.map((c) => c.name.length));
 
 const GLOBAL_FLAGS = { ...COMMON_FLAGS, version: { kind: "boolean" } } as const;
 
 const TOP_USAGE = `Usage: signet <command> [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(13)} ${c.summary}`).join("\n")}
+${COMMANDS.map((c) => `  ${c.name.padEnd(NAME_WIDTH)} ${c.summary}`).join("\n")}
 
 Global options:
   --server URL   the Signet server (env SIGNET_SERVER; default ${DEFAULT_SERVER})
@@ -67,7 +69,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   const wantsHelp = flags.help === true || rest.includes("--help") || rest.includes("-h");
 
   if (action === undefined || action.startsWith("-")) {
-    const list = inGroup.map((c) => `  ${c.name.padEnd(13)} ${c.summary}`).join("\n");
+    const list = inGroup.map((c) => `  ${c.name.padEnd(NAME_WIDTH)} ${c.summary}`).join("\n");
     if (wantsHelp) {
       io.stdout(`Usage: signet ${group} <command> [options]\n\nCommands:\n${list}\n`);
       return EXIT_SUCCESS;

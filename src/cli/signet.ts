@@ -3,6 +3,7 @@ import { main } from "./main";
 
 process.exitCode = await main(process.argv.slice(2), {
   stdout: (s) => void process.stdout.write(s),
+  stdoutBytes: (bytes) => void process.stdout.write(bytes),
   stderr: (s) => void process.stderr.write(s),
   env: process.env,
   cwd: process.cwd(),

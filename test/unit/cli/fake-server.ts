@@ -25,6 +25,8 @@ export interface FakeAnswer {
   readonly status: number;
   readonly contentType?: string;
   readonly body: string;
+  /** More response headers (e.g. Set-Cookie). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type Handler = (req: RecordedRequest) => FakeAnswer | Promise<FakeAnswer>;
@@ -162,7 +164,7 @@ export class FakeSignetServer {
         ref.self!.requests.push(recorded);
         Promise.resolve(ref.self!.handler(recorded)).then(
           (answer) => {
-            res.writeHead(answer.status, answer.contentType ? { "content-type": answer.contentType } : {});
+            res.writeHead(answer.status, { ...answer.headers, ...(answer.contentType ? { "content-type": answer.contentType } : {}) });
             res.end(answer.body);
           },
           (e: unknown) => {

@@ -10,6 +10,13 @@ export interface CliRun {
   readonly stderr: string;
 }
 
+/** A run whose stdout is kept as the bytes written (text and raw bytes in order). */
+export interface CliRawRun {
+  readonly code: number;
+  readonly stdout: Uint8Array;
+  readonly stderr: string;
+}
+
 export interface RunOptions {
   readonly env?: Record<string, string | undefined>;
   readonly cwd: string;
@@ -17,16 +24,22 @@ export interface RunOptions {
 }
 
 export async function runCli(argv: readonly string[], options: RunOptions): Promise<CliRun> {
-  let stdout = "";
+  const r = await runCliRaw(argv, options);
+  return { code: r.code, stdout: new TextDecoder().decode(r.stdout), stderr: r.stderr };
+}
+
+export async function runCliRaw(argv: readonly string[], options: RunOptions): Promise<CliRawRun> {
+  const out: Uint8Array[] = [];
   let stderr = "";
   const code = await main([...argv], {
-    stdout: (s) => void (stdout += s),
+    stdout: (s) => void out.push(new TextEncoder().encode(s)),
+    stdoutBytes: (bytes) => void out.push(bytes.slice()),
     stderr: (s) => void (stderr += s),
     env: options.env ?? {},
     cwd: options.cwd,
     fetch: options.fetch ?? globalThis.fetch,
   });
-  return { code, stdout, stderr };
+  return { code, stdout: new Uint8Array(Buffer.concat(out)), stderr };
 }
 
 export async function scratchDir(): Promise<{ readonly path: string; remove(): Promise<void> }> {
