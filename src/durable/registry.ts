@@ -198,7 +198,7 @@ export class Registry extends DurableObject<Env> {
   async listEntries(input: ListEntriesInput): Promise<Result<EntryPage, EntryFailure>> {
     const pageSize = input.pageSize ?? DEFAULT_ENTRY_PAGE_SIZE;
     if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > MAX_ENTRY_PAGE_SIZE) {
-      return err({ reason: "invalid_entry", detail: `page_size must be from 1 to ${MAX_ENTRY_PAGE_SIZE}` });
+      return err({ reason: "invalid_request", detail: `page_size must be from 1 to ${MAX_ENTRY_PAGE_SIZE}` });
     }
     const where = listConditions(input);
     if (!where.ok) return where;
@@ -295,7 +295,7 @@ export const MAX_JOIN_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
 export const MAX_FEDERATES_WITH_FILTER = 16;
 
 export interface EntryFailure {
-  readonly reason: EntryErrorReason | "entry_exists" | "entry_not_found" | "revision_conflict" | "batch_too_large" | "invalid_page_token" | "registry_misconfigured";
+  readonly reason: EntryErrorReason | "entry_exists" | "entry_not_found" | "revision_conflict" | "batch_too_large" | "invalid_page_token" | "invalid_request" | "registry_misconfigured";
   readonly detail: string;
   /** `entry_exists`: the entry that is already there. */
   readonly existingId?: string;
@@ -444,12 +444,12 @@ function listConditions(input: ListEntriesInput): Result<SQL[], EntryFailure> {
   }
   if (f.federatesWith !== undefined) {
     if (f.federatesWith.length === 0 || f.federatesWith.length > MAX_FEDERATES_WITH_FILTER) {
-      return err({ reason: "invalid_entry", detail: `federates_with filters on 1 to ${MAX_FEDERATES_WITH_FILTER} trust domains` });
+      return err({ reason: "invalid_request", detail: `federates_with filters on 1 to ${MAX_FEDERATES_WITH_FILTER} trust domains` });
     }
     const tds = new Set<string>();
     for (const s of f.federatesWith) {
       const td = parseTrustDomain(s);
-      if (!td.ok) return err({ reason: "invalid_entry", detail: `federates_with: ${td.error.detail}` });
+      if (!td.ok) return err({ reason: "invalid_request", detail: `federates_with: ${td.error.detail}` });
       tds.add(td.value);
     }
     const list = sql.join([...tds].map((t) => sql`${t}`), sql`, `);

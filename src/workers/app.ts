@@ -10,6 +10,7 @@ import { adminAuth } from "./middleware/admin-auth";
 import { admin } from "./routes/admin";
 import { adminAudit } from "./routes/admin-audit";
 import { adminCollateral } from "./routes/admin-collateral";
+import { adminEntries } from "./routes/admin-entries";
 import { attestationKeys } from "./routes/attestation-keys";
 import { bundle } from "./routes/bundle";
 import { health } from "./routes/health";
@@ -52,6 +53,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/admin/v1", admin);
   app.route("/admin/v1/collateral", adminCollateral);
   app.route("/admin/v1/audit", adminAudit);
+  app.route("/admin/v1", adminEntries);
 
   app.notFound((c) => {
     const path = new URL(c.req.url).pathname;

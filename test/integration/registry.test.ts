@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { Entry, EntryInput } from "../../src/lib/registry/entry";
 import type { EntryResult, Registry } from "../../src/durable/registry";
 import registryMigrations from "../../migrations/registry/migrations.js";
+import { ADMIN_TOKEN, adminPost, call, problemOf } from "../support/worker-client";
 
 const NOW = Date.now();
 const TD = "spiffe://example.org";
@@ -206,8 +207,8 @@ describe("Registry listEntries", () => {
     } while (token !== undefined);
     expect(pages).toBe(3);
     expect(seen).toEqual(want);
-    expect(failed(await stub.listEntries({ pageSize: 0 })).reason).toBe("invalid_entry");
-    expect(failed(await stub.listEntries({ pageSize: 1001 })).reason).toBe("invalid_entry");
+    expect(failed(await stub.listEntries({ pageSize: 0 })).reason).toBe("invalid_request");
+    expect(failed(await stub.listEntries({ pageSize: 1001 })).reason).toBe("invalid_request");
     expect(failed(await stub.listEntries({ pageToken: "not a token" })).reason).toBe("invalid_page_token");
   });
 
@@ -244,7 +245,7 @@ describe("Registry listEntries", () => {
     expect(await list({ selectors: sel("k8s:ns:x"), match: "any", parentId: AGENT })).toEqual(ids(e4!));
     expect(await list({ selectors: sel("nothing:here"), match: "any" })).toEqual([]);
     expect(failed(await stub.listEntries({ filters: { selectors: [] } })).reason).toBe("invalid_selector");
-    expect(failed(await stub.listEntries({ filters: { federatesWith: ["Bad"] } })).reason).toBe("invalid_entry");
+    expect(failed(await stub.listEntries({ filters: { federatesWith: ["Bad"] } })).reason).toBe("invalid_request");
   });
 });
 
@@ -282,5 +283,160 @@ describe("Registry join tokens", () => {
     expect((await stub.createJoinToken({ ttlSeconds: 60, now: NOW + 61_000 })).ok).toBe(true);
     expect((await rowCounts(stub)).tokens).toBe(1);
     expect(failed(await stub.consumeJoinToken({ token: "not a token at all", now: NOW })).reason).toBe("join_token_not_found");
+  });
+});
+
+describe("/admin/v1 entries and join tokens over HTTP", () => {
+  const auth = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+  const send = (method: string, path: string, body?: unknown) =>
+    call(path, { method, headers: { ...auth, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const get = (path: string) => call(path, { headers: auth });
+  let n = 0;
+  const unique = () => `/http/${Date.now().toString(36)}/${n++}`;
+  const wire = (path: string, over: Record<string, unknown> = {}) => ({ spiffe_id: `${TD}${path}`, parent_id: AGENT, selectors: [{ type: "unix", value: "uid:1000" }], ...over });
+  const countBySpiffeId = async (path: string) => ((await (await get(`/admin/v1/entries?spiffe_id=${encodeURIComponent(`${TD}${path}`)}`)).json()) as { entries: unknown[] }).entries.length;
+
+  it("needs the admin token: 401 problem without it, nothing written", async () => {
+    const path = unique();
+    for (const [method, url] of [["POST", "/admin/v1/entries"], ["PATCH", "/admin/v1/entries"], ["POST", "/admin/v1/entries/delete"], ["GET", "/admin/v1/entries"], ["GET", "/admin/v1/entries/x"], ["POST", "/admin/v1/join-tokens"]] as const) {
+      const res = await call(url, { method, headers: { "Content-Type": "application/json" }, body: method === "GET" ? undefined : JSON.stringify({ entries: [wire(path)], ids: ["x"], ttl: 60 }) });
+      expect(res.status).toBe(401);
+      expect((await problemOf(res)).code).toBe("unauthorized");
+      const wrong = await call(url, { method, headers: { Authorization: "Bearer wrong-token", "Content-Type": "application/json" }, body: method === "GET" ? undefined : "{}" });
+      expect(wrong.status).toBe(401);
+    }
+    expect(await countBySpiffeId(path)).toBe(0);
+  });
+
+  it("create, show, list, update (CAS), delete", async () => {
+    const path = unique();
+    const res = await adminPost("/admin/v1/entries", { entries: [wire(path, { dns_names: ["a.example.org"], x509_svid_ttl: 600, hint: "web" }), wire(path)] });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    const { results } = (await res.json()) as { results: { status: string; entry?: Record<string, unknown>; existing_id?: string; http_status?: number }[] };
+    expect(results[0]).toMatchObject({ status: "created", entry: { spiffe_id: `${TD}${path}`, parent_id: AGENT, selectors: [{ type: "unix", value: "uid:1000" }], dns_names: ["a.example.org"], x509_svid_ttl: 600, jwt_svid_ttl: 0, hint: "web", admin: false, downstream: false, federates_with: [], expires_at: 0, revision_number: 0 } });
+    const entry = results[0]!.entry!;
+    expect(results[1]).toMatchObject({ status: "entry_exists", http_status: 409, existing_id: entry.id });
+
+    expect(await (await get(`/admin/v1/entries/${String(entry.id)}`)).json()).toEqual(entry);
+    const listed = (await (await get(`/admin/v1/entries?spiffe_id=${encodeURIComponent(`${TD}${path}`)}&selector=unix:uid:1000&match=exact`)).json()) as { entries: unknown[]; next_page_token: unknown };
+    expect(listed).toEqual({ entries: [entry], next_page_token: null });
+
+    const up = await send("PATCH", "/admin/v1/entries", { entries: [{ id: entry.id, revision_number: 0, hint: "api" }, { id: entry.id, revision_number: 0, hint: "lost" }] });
+    expect(up.status).toBe(200);
+    const upd = (await up.json()) as { results: Record<string, unknown>[] };
+    expect(upd.results[0]).toMatchObject({ status: "updated", entry: { hint: "api", revision_number: 1 } });
+    expect(upd.results[1]).toMatchObject({ status: "revision_conflict", http_status: 409, current_revision: 1 });
+    const viaPost = await adminPost("/admin/v1/entries/update", { entries: [{ id: entry.id, revision_number: 1, admin: true }] });
+    expect(((await viaPost.json()) as { results: Record<string, unknown>[] }).results[0]).toMatchObject({ status: "updated", entry: { admin: true, hint: "api", revision_number: 2 } });
+
+    const del = await adminPost("/admin/v1/entries/delete", { ids: [entry.id, "missing-id"] });
+    expect(((await del.json()) as { results: unknown[] }).results).toEqual([
+      { id: entry.id, status: "deleted" },
+      { id: "missing-id", status: "entry_not_found", http_status: 404, title: "No such registration entry", detail: "no entry with id missing-id" },
+    ]);
+    const gone = await get(`/admin/v1/entries/${String(entry.id)}`);
+    expect(gone.status).toBe(404);
+    expect((await problemOf(gone)).code).toBe("entry_not_found");
+  });
+
+  it("each bad entry gets its own specific 4xx, and nothing is written", async () => {
+    const path = unique();
+    const bad: [Record<string, unknown>, string, number][] = [
+      [wire(path, { spiffe_id: "spiffe://other.org/x" }), "foreign_trust_domain", 400],
+      [wire(path, { parent_id: "spiffe://other.org/signet/server" }), "foreign_trust_domain", 400],
+      [wire(path, { spiffe_id: "spiffe://example.org/a//b" }), "invalid_spiffe_id", 400],
+      [wire(path, { selectors: [{ type: "", value: "x" }] }), "invalid_selector", 400],
+      [wire(path, { selectors: [] }), "invalid_selector", 400],
+      [wire(path, { jwt_svid_ttl: -1 }), "invalid_ttl", 400],
+      [wire(path, { dns_names: ["bad..example.org"] }), "invalid_dns_name", 400],
+      [wire(path, { parent_id: `${TD}${path}` }), "entry_loop", 400],
+      [wire(path, { federates_with: ["example.org"] }), "invalid_entry", 400],
+      [wire(path, { id: "no spaces" }), "invalid_entry_id", 400],
+    ];
+    const res = await adminPost("/admin/v1/entries", { entries: bad.map(([e]) => e) });
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: { status: string; http_status: number }[] };
+    expect(results.map((r) => [r.status, r.http_status])).toEqual(bad.map(([, code, status]) => [code, status]));
+    expect(await countBySpiffeId(path)).toBe(0);
+  });
+
+  it.each<[string, string, unknown, string, number]>([
+    ["not JSON", "/admin/v1/entries", "{", "malformed_json", 400],
+    ["an unknown field", "/admin/v1/entries", { entries: [{ spiffe_id: `${TD}/x`, parent_id: AGENT, selectors: [], colour: "red" }] }, "unknown_field", 400],
+    ["a missing selectors list", "/admin/v1/entries", { entries: [{ spiffe_id: `${TD}/x`, parent_id: AGENT }] }, "invalid_request", 400],
+    ["a selector as a string", "/admin/v1/entries", { entries: [{ spiffe_id: `${TD}/x`, parent_id: AGENT, selectors: ["unix:uid:0"] }] }, "invalid_request", 400],
+    ["an empty batch", "/admin/v1/entries", { entries: [] }, "invalid_request", 400],
+    ["a TTL that is not whole", "/admin/v1/entries", { entries: [{ spiffe_id: `${TD}/x`, parent_id: AGENT, selectors: [{ type: "a", value: "b" }], x509_svid_ttl: 1.5 }] }, "invalid_request", 400],
+    ["an update without revision_number", "/admin/v1/entries/update", { entries: [{ id: "x", hint: "h" }] }, "invalid_request", 400],
+    ["an empty delete", "/admin/v1/entries/delete", { ids: [] }, "invalid_request", 400],
+    ["a join token ttl of 0", "/admin/v1/join-tokens", { ttl: 0 }, "invalid_ttl", 400],
+    ["a short caller-chosen join token", "/admin/v1/join-tokens", { token: "short" }, "invalid_join_token", 400],
+  ])("%s is one problem for the whole request", async (_name, path, body, code, status) => {
+    const res = await adminPost(path, body);
+    expect(res.status).toBe(status);
+    expect((await problemOf(res)).code).toBe(code);
+  });
+
+  it("a batch over 500 is batch_too_large (as long as it fits the admin body limit)", async () => {
+    const tiny = { spiffe_id: `${TD}/b`, parent_id: `${TD}/p`, selectors: [{ type: "a", value: "b" }] };
+    const res = await adminPost("/admin/v1/entries", { entries: Array.from({ length: 501 }, () => tiny) });
+    expect(res.status).toBe(400);
+    expect((await problemOf(res)).code).toBe("batch_too_large");
+  });
+
+  it.each<[string, string, number]>([
+    ["match=sometimes", "invalid_request", 400],
+    ["selector=nocolon", "invalid_selector", 400],
+    ["match=exact", "invalid_request", 400],
+    ["page_size=0", "invalid_request", 400],
+    ["page_size=5000", "invalid_request", 400],
+    ["page_token=bad%20token", "invalid_page_token", 400],
+    ["hint=a&hint=b", "invalid_request", 400],
+    ["colour=red", "unknown_field", 400],
+    ["downstream=yes", "invalid_request", 400],
+    ["federates_with=Bad", "invalid_request", 400],
+  ])("GET /admin/v1/entries?%s is a %s problem", async (query, code, status) => {
+    const res = await get(`/admin/v1/entries?${query}`);
+    expect(res.status).toBe(status);
+    expect((await problemOf(res)).code).toBe(code);
+  });
+
+  it("lists with repeated selector filters and pages", async () => {
+    const path = unique();
+    const entries = Array.from({ length: 5 }, (_, i) => wire(`${path}/${i}`, { selectors: [{ type: "unix", value: "uid:1" }, { type: "k8s", value: `ns:${i % 2}` }] }));
+    const res = await adminPost("/admin/v1/entries", { entries });
+    expect(((await res.json()) as { results: { status: string }[] }).results.every((r) => r.status === "created")).toBe(true);
+    const ids: string[] = [];
+    let token: string | null = null;
+    let pages = 0;
+    do {
+      const q = `selector=unix:uid:1&selector=k8s:ns:0&match=superset&page_size=2${token ? `&page_token=${encodeURIComponent(token)}` : ""}`;
+      const page = (await (await get(`/admin/v1/entries?${q}`)).json()) as { entries: { spiffe_id: string }[]; next_page_token: string | null };
+      ids.push(...page.entries.map((e) => e.spiffe_id));
+      token = page.next_page_token;
+      pages++;
+    } while (token !== null);
+    expect(ids.filter((id) => id.startsWith(`${TD}${path}/`)).sort()).toEqual([0, 2, 4].map((i) => `${TD}${path}/${i}`));
+    expect(pages).toBeGreaterThanOrEqual(2);
+  });
+
+  it("POST /admin/v1/join-tokens: a UUID (or the caller's token), its expiry, and the agent ID it attests as", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const res = await adminPost("/admin/v1/join-tokens", { ttl: 600 });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { token: string; expires_at: number; agent_id: string };
+    expect(body.token).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(body.expires_at).toBeGreaterThanOrEqual(before + 600);
+    expect(body.expires_at).toBeLessThanOrEqual(before + 601);
+    expect(body.agent_id).toBe(`${TD}/signet/agent/join_token/${body.token}`);
+    const defaulted = (await (await adminPost("/admin/v1/join-tokens", {})).json()) as { expires_at: number };
+    expect(defaulted.expires_at).toBeGreaterThanOrEqual(before + 600);
+    const chosen = `chosen-${Date.now()}-token`;
+    const mine = (await (await adminPost("/admin/v1/join-tokens", { ttl: 60, token: chosen })).json()) as { token: string };
+    expect(mine.token).toBe(chosen);
+    const again = await adminPost("/admin/v1/join-tokens", { ttl: 60, token: chosen });
+    expect(again.status).toBe(409);
+    expect((await problemOf(again)).code).toBe("join_token_exists");
   });
 });
