@@ -6,8 +6,14 @@ import { parseArgs } from "./args";
 import { COMMON_FLAGS, type CliIo, type Command } from "./command";
 import { auditListCommand } from "./commands/audit-list";
 import { bundleShowCommand } from "./commands/bundle-show";
+import { entryCreateCommand } from "./commands/entry-create";
+import { entryDeleteCommand } from "./commands/entry-delete";
+import { entryListCommand } from "./commands/entry-list";
+import { entryShowCommand } from "./commands/entry-show";
+import { entryUpdateCommand } from "./commands/entry-update";
 import { jwtMintCommand } from "./commands/jwt-mint";
 import { kbsGetResourceCommand } from "./commands/kbs-get-resource";
+import { tokenGenerateCommand } from "./commands/token-generate";
 import { verifySnpCommand } from "./commands/verify-snp";
 import { verifyTdxCommand } from "./commands/verify-tdx";
 import { x509MintCommand } from "./commands/x509-mint";
@@ -17,7 +23,7 @@ import { VERSION } from "./version";
 
 export type { CliIo } from "./command";
 
-export const COMMANDS: readonly Command[] = [x509MintCommand, jwtMintCommand, bundleShowCommand, verifySnpCommand, verifyTdxCommand, auditListCommand, kbsGetResourceCommand];
+export const COMMANDS: readonly Command[] = [x509MintCommand, jwtMintCommand, bundleShowCommand, verifySnpCommand, verifyTdxCommand, auditListCommand, kbsGetResourceCommand, entryCreateCommand, entryUpdateCommand, entryDeleteCommand, entryListCommand, entryShowCommand, tokenGenerateCommand];
 const NAME_WIDTH = Math.max(...COMMANDS.map((c) => c.name.length));
 
 const GLOBAL_FLAGS = { ...COMMON_FLAGS, version: { kind: "boolean" } } as const;
