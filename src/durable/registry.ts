@@ -1,11 +1,15 @@
 /**
- * Registry: one Durable Object per trust domain. For now it holds the key broker's state: resources
- * (sealed under SIGNET_KEK at rest, the path bound as additional data), attestation and resource
- * policies (JSON documents) and reference values. Registration entries and agents join it later.
+ * Registry: one Durable Object per trust domain. It holds the key broker's state: resources (sealed
+ * under SIGNET_KEK at rest, the path bound as additional data), attestation and resource policies
+ * (JSON documents) and reference values; and the registration entries and join tokens (issue 9).
+ * Attested agents join it later.
  *
- * Invariants: every write is one SQLite statement, durable when the RPC returns (so an admin write is
- * acknowledged only once it is stored); resource bytes leave only through `getResource`, to the Worker
- * that encrypts them to an attested guest's key.
+ * Invariants: every write is one SQLite statement or one transaction, durable when the RPC returns
+ * (so an admin write is acknowledged only once it is stored); resource bytes leave only through
+ * `getResource`, to the Worker that encrypts them to an attested guest's key. Entries are validated
+ * here (lib/registry/entry.ts), whoever calls; (spiffe_id, parent_id, selectors) is unique, no parent
+ * chain leads back to an entry, and an update applies only to the revision it names. A join token is
+ * stored as its SHA-256 and used by deleting it.
  */
 import { DurableObject } from "cloudflare:workers";
 import { and, asc, eq, gt, or, sql, type SQL } from "drizzle-orm";
