@@ -38,6 +38,8 @@ export default defineConfig({
           name: "unit",
           environment: "node",
           include: ["test/unit/**/*.test.ts"],
+          // Byte sweeps and 100,000-mutation fuzzing take seconds; the 2 shared cores may be busy.
+          testTimeout: 30_000,
         },
       },
       {
@@ -51,6 +53,7 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/integration/**/*.test.ts", "test/conformance/**/*.test.ts"],
+          testTimeout: 30_000,
         },
       },
       {

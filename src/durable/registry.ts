@@ -2,7 +2,7 @@
  * Registry: one Durable Object per trust domain. It holds the key broker's state: resources (sealed
  * under SIGNET_KEK at rest, the path bound as additional data), attestation and resource policies
  * (JSON documents) and reference values; and the registration entries and join tokens (issue 9).
- * Attested agents join it later.
+ * And the attested agents (registry-agents.ts).
  *
  * Invariants: every write is one SQLite statement or one transaction, durable when the RPC returns
  * (so an admin write is acknowledged only once it is stored); resource bytes leave only through
@@ -23,6 +23,7 @@ import { canonicalSelectors, selectorsFromKey, selectorsKey, type Selector } fro
 import { err, ok, type Result } from "../lib/result";
 import { parseTrustDomain, type TrustDomain } from "../lib/spiffe/id";
 import { openDb } from "./db";
+import { authenticateAgent, banAgent, evictAgent, getAgent, listAgents, registerAgent, renewAgent, type Agent, type AgentFailure, type AttestationType, type RegisterAgentInput } from "./registry-agents";
 import * as schema from "./tables/registry";
 import { entries, entrySelectors, joinTokens, kbsPolicies, kbsResources, referenceValues } from "./tables/registry";
 import migrations from "../../migrations/registry/migrations.js";
@@ -248,6 +249,38 @@ export class Registry extends DurableObject<Env> {
     if (row.expiresAt <= Math.floor(input.now / 1000)) return err({ reason: "join_token_expired", detail: "the join token has expired" });
     return ok({ expiresAt: row.expiresAt });
   }
+  // ── attested agents (registry-agents.ts) ──────────────────────────────────────────────────────
+
+  /** Records a node attestation (new or re-attested agent); a banned agent is refused. */
+  async registerAgent(input: RegisterAgentInput): Promise<Result<Agent, AgentFailure>> {
+    return registerAgent(this.#db, input);
+  }
+
+  /** The agent behind an agent-API call: known, not banned, presenting its recorded SVID. */
+  async authenticateAgent(input: { readonly spiffeId: string; readonly svidSerial: string }): Promise<Result<Agent, AgentFailure>> {
+    return authenticateAgent(this.#db, input.spiffeId, input.svidSerial);
+  }
+
+  async renewAgent(input: { readonly spiffeId: string; readonly oldSerial: string; readonly newSerial: string; readonly newExpiresAt: number; readonly now: number }): Promise<Result<Agent, AgentFailure>> {
+    return renewAgent(this.#db, input);
+  }
+
+  async getAgent(input: { readonly spiffeId: string }): Promise<Result<Agent, AgentFailure>> {
+    return getAgent(this.#db, input.spiffeId);
+  }
+
+  async listAgents(input: { readonly pageSize?: number; readonly pageToken?: string; readonly attestationType?: AttestationType; readonly banned?: boolean }): Promise<{ agents: Agent[]; nextPageToken?: string }> {
+    return listAgents(this.#db, input);
+  }
+
+  async banAgent(input: { readonly spiffeId: string; readonly now: number }): Promise<Result<Agent, AgentFailure>> {
+    return banAgent(this.#db, input.spiffeId, input.now);
+  }
+
+  async evictAgent(input: { readonly spiffeId: string }): Promise<Result<void, AgentFailure>> {
+    return evictAgent(this.#db, input.spiffeId);
+  }
+
 
   #entry(id: string): Entry | undefined {
     if (typeof id !== "string") return undefined;

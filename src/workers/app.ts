@@ -8,6 +8,7 @@ import { errorResponse, isKbsPath } from "./problem";
 import { configMiddleware } from "./middleware/config";
 import { adminAuth } from "./middleware/admin-auth";
 import { admin } from "./routes/admin";
+import { agentApi } from "./routes/agent";
 import { adminAudit } from "./routes/admin-audit";
 import { adminCollateral } from "./routes/admin-collateral";
 import { adminEntries } from "./routes/admin-entries";
@@ -20,7 +21,7 @@ import { oidc } from "./routes/oidc";
 
 /** Largest admin request body: a CSR with a 8192-bit RSA key fits several times over. */
 export const MAX_BODY_BYTES = 64 * 1024;
-/** Collateral uploads (a TDX collateral directory, base64 in JSON) are larger. */
+/** Collateral uploads (a TDX collateral directory, base64 in JSON), entry batches and agent CSR batches are larger. */
 export const MAX_COLLATERAL_BYTES = 1024 * 1024;
 
 export function createApp(): Hono<AppEnv> {
@@ -46,9 +47,14 @@ export function createApp(): Hono<AppEnv> {
       },
     });
   const smallBodies = limit(MAX_BODY_BYTES);
-  app.use("/admin/*", (c, next) => (c.req.path.startsWith("/admin/v1/collateral") ? limit(MAX_COLLATERAL_BYTES)(c, next) : smallBodies(c, next)));
+  // Collateral uploads and entry batches (up to 500 entries) are larger than other admin bodies.
+  const largeAdmin = (path: string) => path.startsWith("/admin/v1/collateral") || path.startsWith("/admin/v1/entries");
+  app.use("/admin/*", (c, next) => (largeAdmin(c.req.path) ? limit(MAX_COLLATERAL_BYTES)(c, next) : smallBodies(c, next)));
   app.use("/kbs/*", limit(KBS_MAX_BODY_BYTES));
   app.route("/kbs/v0", kbs);
+  // Agent calls carry batches of up to 500 CSRs.
+  app.use("/agent/*", limit(MAX_COLLATERAL_BYTES));
+  app.route("/agent/v1", agentApi);
   app.use("/admin/*", adminAuth);
   app.route("/admin/v1", admin);
   app.route("/admin/v1/collateral", adminCollateral);

@@ -92,3 +92,26 @@ export const joinTokens = sqliteTable(
   },
   (t) => [index("join_tokens_expires_at").on(t.expiresAt)],
 );
+
+/**
+ * Attested agents: one row per agent SPIFFE ID, written at node attestation (and re-attestation),
+ * with the node selectors the attestation proved and the serial of the agent SVID it holds now.
+ * A banned agent stays (so it cannot attest again) until an admin evicts it.
+ */
+export const agents = sqliteTable(
+  "agents",
+  {
+    spiffeId: text("spiffe_id").primaryKey(),
+    attestationType: text("attestation_type", { enum: ["join_token", "tee", "x509pop"] }).notNull(),
+    /** Canonical node selectors (lib/registry/selectors.ts `selectorsKey`). */
+    selectorsKey: text("selectors_key").notNull(),
+    svidSerial: text("svid_serial").notNull(),
+    /** ms. */
+    svidExpiresAt: integer("svid_expires_at").notNull(),
+    canReattest: integer("can_reattest", { mode: "boolean" }).notNull(),
+    banned: integer("banned", { mode: "boolean" }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("agents_attestation_type").on(t.attestationType)],
+);

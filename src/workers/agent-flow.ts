@@ -1,0 +1,155 @@
+/**
+ * Node attestation and agent authentication (issue 9, spec §2.5–2.6): how an agent gets its agent
+ * SVID (`join_token`, or `tee` with the key broker's attestation token), renews it, and proves it
+ * holds it on every agent-API call. The CSR is checked here (as SPIRE's API layer does); the CA object
+ * receives only the validated SPIFFE ID, public key and TTL.
+ */
+import { caFor, proofGuardFor, registryFor } from "../durable/addresses";
+import type { Agent, AttestationType } from "../durable/registry-agents";
+import type { Config } from "../lib/config";
+import { fromBase64, toBase64 } from "../lib/encoding";
+import { verifyAttestationToken } from "../lib/kbs/token";
+import { csrKeyIsBound, teeNodeIdentity } from "../lib/node-attestation/tee";
+import { joinTokenAgentId, parseJoinToken } from "../lib/registry/ids";
+import { spiffeIdFromParts } from "../lib/spiffe/id";
+import { verifyAgentProof } from "../lib/spiffe/agent-proof";
+import { decodeCsrText, parseAndVerifyCsr } from "../lib/x509/csr";
+import { packedCertificate } from "../lib/ca/issue";
+import { attestationIssuer } from "./kbs-flow";
+import { caUnavailable } from "./do-errors";
+import { AppError } from "./errors";
+import type { AuthenticatedAgent } from "./context";
+
+export interface AgentFlowContext {
+  readonly env: Env;
+  readonly config: Config;
+  readonly requestId: string;
+  readonly now: number;
+}
+
+export interface AgentSvid {
+  readonly spiffe_id: string;
+  readonly svid: string[];
+  readonly expires_at: number;
+  readonly bundle: string[];
+  readonly reattestable: boolean;
+}
+
+const ATTESTATION_FAILED = "Node attestation failed.";
+
+function log(ctx: AgentFlowContext, event: Record<string, unknown>): void {
+  console.warn(JSON.stringify({ requestId: ctx.requestId, component: "agent", ...event }));
+}
+
+function refuse(ctx: AgentFlowContext, reason: string, detail?: string): AppError {
+  log(ctx, { refused: reason, ...(detail ? { detail } : {}) });
+  return new AppError("attestation_failed", ATTESTATION_FAILED, { internal: reason });
+}
+
+/** A CSR checked at the edge: its signature verifies with its own key; only that key is used. */
+async function csrKey(text: string): Promise<Uint8Array> {
+  const der = decodeCsrText(text);
+  if (!der) throw new AppError("invalid_csr", "csr must be PEM or base64 DER (PKCS#10).");
+  const csr = await parseAndVerifyCsr(der);
+  if (!csr.ok) throw new AppError(csr.error.reason === "bad_csr_signature" ? "bad_csr_signature" : "invalid_csr", `The CSR is not acceptable (${csr.error.reason}).`);
+  return csr.value.spki;
+}
+
+async function mintAgentSvid(ctx: AgentFlowContext, spiffeId: string, spki: Uint8Array): Promise<{ der: Uint8Array; expiresAt: number; bundle: string[]; serial: string }> {
+  const ca = caFor(ctx.env, ctx.config.trustDomain);
+  const signed = await ca.signX509Svids({ requests: [{ spiffeId, publicKey: spki, ttlSeconds: ctx.config.defaultX509SvidTtl }] });
+  if (!signed.ok) throw caUnavailable(signed.error);
+  const item = signed.value.items[0]!;
+  if (!item.ok) throw new AppError("internal_error", "An internal error occurred.", { internal: `agent SVID refused: ${item.error.detail}` });
+  const der = packedCertificate(signed.value, item).slice();
+  const bundle = await ca.getTrustBundle();
+  if (!bundle.ok) throw caUnavailable(bundle.error);
+  const { parseCertificate } = await import("../lib/x509/cert-reader");
+  const parsed = parseCertificate(der);
+  if (!parsed.ok) throw new AppError("internal_error", "An internal error occurred.", { internal: "the CA returned an unreadable SVID" });
+  return { der, expiresAt: item.expiresAt, bundle: bundle.value.keys.filter((k) => k.use === "x509-svid").map((k) => k.x5c![0]!), serial: parsed.value.serialHex };
+}
+
+/** POST /agent/v1/attest. */
+export async function attestAgent(
+  ctx: AgentFlowContext,
+  body: { type: "join_token"; token: string; csr: string } | { type: "tee"; attestation_token: string; csr: string },
+): Promise<AgentSvid> {
+  const spki = await csrKey(body.csr);
+  const registry = registryFor(ctx.env, ctx.config.trustDomain);
+  let spiffeId: string;
+  let selectors: readonly string[] = [];
+  let type: AttestationType;
+  let reattestable: boolean;
+  if (body.type === "join_token") {
+    const token = parseJoinToken(body.token);
+    if (!token.ok) throw refuse(ctx, "join_token_malformed");
+    // SPIRE: fetched and deleted in one step, then the expiry is checked.
+    const used = await registry.consumeJoinToken({ token: token.value, now: ctx.now });
+    if (!used.ok) throw refuse(ctx, used.error.reason);
+    spiffeId = joinTokenAgentId(ctx.config.trustDomain, token.value);
+    type = "join_token";
+    reattestable = false;
+  } else {
+    const keys = await caFor(ctx.env, ctx.config.trustDomain).getAttestationKeys();
+    if (!keys.ok) throw caUnavailable(keys.error);
+    const verified = await verifyAttestationToken({ token: body.attestation_token, keys: keys.value.keys, issuer: attestationIssuer(ctx.config), now: ctx.now });
+    if (!verified.ok) throw refuse(ctx, verified.error.reason);
+    const identity = await teeNodeIdentity(verified.value);
+    if (!identity.ok) throw refuse(ctx, identity.error.reason, identity.error.detail);
+    const bound = await csrKeyIsBound(verified.value, spki);
+    if (!bound.ok) throw refuse(ctx, bound.error.reason);
+    const id = spiffeIdFromParts(ctx.config.trustDomain, identity.value.agentPath);
+    if (!id.ok) throw refuse(ctx, "agent_id_invalid", id.error.detail);
+    spiffeId = id.value;
+    selectors = identity.value.selectors;
+    type = "tee";
+    reattestable = true;
+  }
+  const svid = await mintAgentSvid(ctx, spiffeId, spki);
+  const registered = await registry.registerAgent({ spiffeId, attestationType: type, selectors, svidSerial: svid.serial, svidExpiresAt: svid.expiresAt * 1000, canReattest: reattestable, now: ctx.now });
+  if (!registered.ok) {
+    if (registered.error.reason === "agent_banned") throw new AppError("agent_banned", "This agent is banned.");
+    throw new AppError("internal_error", "An internal error occurred.", { internal: registered.error.detail });
+  }
+  log(ctx, { attested: spiffeId, type, selectors: selectors.length });
+  return { spiffe_id: spiffeId, svid: [toBase64(svid.der)], expires_at: svid.expiresAt, bundle: svid.bundle, reattestable };
+}
+
+/** POST /agent/v1/renew: a new agent SVID for an authenticated agent (compare-and-set on its serial). */
+export async function renewAgentSvid(ctx: AgentFlowContext, agent: AuthenticatedAgent, csr: string): Promise<AgentSvid> {
+  const spki = await csrKey(csr);
+  const svid = await mintAgentSvid(ctx, agent.spiffeId, spki);
+  const renewed = await registryFor(ctx.env, ctx.config.trustDomain).renewAgent({ spiffeId: agent.spiffeId, oldSerial: agent.svidSerial, newSerial: svid.serial, newExpiresAt: svid.expiresAt * 1000, now: ctx.now });
+  if (!renewed.ok) throw new AppError("agent_unauthorized", "The agent SVID is not the current one.", { internal: renewed.error.reason });
+  return { spiffe_id: agent.spiffeId, svid: [toBase64(svid.der)], expires_at: svid.expiresAt, bundle: svid.bundle, reattestable: renewed.value.canReattest };
+}
+
+/**
+ * Authenticates an agent-API call by its proof (header `Signet-Agent-Proof`): the agent SVID chains
+ * to the current bundle, the proof covers this method, path and body and is fresh and unused, and the
+ * agent is known, not banned, and presents the SVID recorded for it.
+ */
+export async function authenticateAgentCall(ctx: AgentFlowContext, proof: string | undefined, method: string, path: string, body: Uint8Array): Promise<AuthenticatedAgent> {
+  if (!proof) throw new AppError("agent_unauthorized", "An agent proof is required (Signet-Agent-Proof).");
+  const bundle = await caFor(ctx.env, ctx.config.trustDomain).getTrustBundle();
+  if (!bundle.ok) throw caUnavailable(bundle.error);
+  const authorities = bundle.value.keys.filter((k) => k.use === "x509-svid").map((k) => fromBase64(k.x5c![0]!)!);
+  const verified = await verifyAgentProof({ proof, method, path, body, now: ctx.now, authorities, trustDomain: ctx.config.trustDomain });
+  if (!verified.ok) {
+    log(ctx, { refused: verified.error.reason, detail: verified.error.detail });
+    throw new AppError("agent_unauthorized", "The agent proof is not valid.", { internal: verified.error.reason });
+  }
+  const fresh = await proofGuardFor(ctx.env, verified.value.jti).rememberProof({ jti: verified.value.jti, expiresAt: verified.value.expiresAt, now: ctx.now });
+  if (!fresh.ok) throw new AppError("agent_unauthorized", "The agent proof is not valid.", { internal: "proof_replayed" });
+  const agent = await registryFor(ctx.env, ctx.config.trustDomain).authenticateAgent({ spiffeId: verified.value.agentId, svidSerial: verified.value.svidSerial });
+  if (!agent.ok) {
+    if (agent.error.reason === "agent_banned") throw new AppError("agent_banned", "This agent is banned.");
+    throw new AppError("agent_unauthorized", "The agent proof is not valid.", { internal: agent.error.reason });
+  }
+  return { spiffeId: verified.value.agentId, svidSerial: verified.value.svidSerial, selectors: agentSelectors(agent.value), body };
+}
+
+function agentSelectors(agent: Agent): string[] {
+  return agent.selectors.map((s) => `${s.type}:${s.value}`);
+}

@@ -1,0 +1,166 @@
+/**
+ * Node attestation and agent authentication through the Worker (issue 9): join tokens (single use),
+ * the `tee` path with the key broker's attestation token (sample TEE; the SVID key is the key the
+ * evidence bound), the agent proof on every call (replay, wrong request, wrong key), renewal and
+ * banning.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { registryFor } from "../../src/durable/addresses";
+import { fromBase64, toBase64 } from "../../src/lib/encoding";
+import { parseTeePubKey, type TeeKeyPair } from "../../src/lib/kbs";
+import { createAgentProof } from "../../src/lib/spiffe/agent-proof";
+import { parseTrustDomain, type TrustDomain } from "../../src/lib/spiffe/id";
+import { verifyX509Svid } from "../../src/lib/spiffe/x509-svid";
+import { attestRequest, authRequest, cookieOf, sampleAttestation } from "../support/kbs-guest";
+import { ADMIN_TOKEN, call, problemOf } from "../support/worker-client";
+import { x509 } from "../support/x509";
+
+const td = (parseTrustDomain("example.org") as { value: TrustDomain }).value;
+const EC = { name: "ECDSA", namedCurve: "P-256" } as const;
+
+interface AgentKeys {
+  readonly pair: CryptoKeyPair;
+  readonly csr: string;
+}
+
+async function agentKeys(): Promise<AgentKeys> {
+  const pair = (await crypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: "CN=agent", keys: pair, signingAlgorithm: { name: "ECDSA", hash: "SHA-256" } });
+  return { pair, csr: csr.toString("pem") };
+}
+
+async function attest(body: unknown): Promise<Response> {
+  return call("/agent/v1/attest", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+async function joinToken(): Promise<string> {
+  const res = await call("/admin/v1/join-tokens", { method: "POST", headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" }, body: JSON.stringify({ ttl: 600 }) });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { token: string }).token;
+}
+
+interface Attested {
+  readonly spiffe_id: string;
+  readonly svid: string[];
+  readonly bundle: string[];
+  readonly expires_at: number;
+  readonly reattestable: boolean;
+}
+
+async function agentCall(keys: AgentKeys, svidB64: string, method: string, path: string, body = "", over: { proof?: string; now?: number } = {}): Promise<Response> {
+  const bytes = new TextEncoder().encode(body);
+  const proof = over.proof ?? (await createAgentProof(keys.pair.privateKey, "ES256", fromBase64(svidB64)!, { method, path, body: bytes, now: over.now ?? Date.now() }));
+  return call(path, { method, headers: { "Signet-Agent-Proof": proof, ...(body ? { "Content-Type": "application/json" } : {}) }, ...(body ? { body } : {}) });
+}
+
+describe("join_token attestation", () => {
+  it("a token gives one agent SVID (spiffe://<td>/signet/agent/join_token/<token>) that verifies against the bundle; the token is spent", async () => {
+    const token = await joinToken();
+    const keys = await agentKeys();
+    const res = await attest({ type: "join_token", token, csr: keys.csr });
+    expect(res.status).toBe(200);
+    const a = (await res.json()) as Attested;
+    expect(a.spiffe_id).toBe(`spiffe://example.org/signet/agent/join_token/${token}`);
+    expect(a.reattestable).toBe(false);
+    const verified = await verifyX509Svid({ chain: [fromBase64(a.svid[0]!)!], authorities: a.bundle.map((b) => fromBase64(b)!), trustDomain: td, now: Date.now() });
+    expect(verified).toMatchObject({ ok: true, value: { spiffeId: a.spiffe_id } });
+
+    const again = await attest({ type: "join_token", token, csr: keys.csr });
+    expect(again.status).toBe(401);
+    expect(await problemOf(again)).toMatchObject({ code: "attestation_failed", detail: "Node attestation failed." });
+    expect((await attest({ type: "join_token", token: "0".repeat(36), csr: keys.csr })).status).toBe(401);
+  });
+
+  it("a CSR whose signature does not verify is refused before the token is spent", async () => {
+    const token = await joinToken();
+    const keys = await agentKeys();
+    const der = new Uint8Array(new x509.Pkcs10CertificateRequest(keys.csr).rawData);
+    der[der.length - 3]! ^= 1;
+    const bad = await attest({ type: "join_token", token, csr: toBase64(der) });
+    expect(bad.status).toBe(400);
+    expect((await attest({ type: "join_token", token, csr: keys.csr })).status).toBe(200);
+  });
+});
+
+describe("the agent proof on every call", () => {
+  it("whoami with a good proof; a replay, another path, another body, another key, no proof: 401", async () => {
+    const keys = await agentKeys();
+    const a = (await (await attest({ type: "join_token", token: await joinToken(), csr: keys.csr })).json()) as Attested;
+    const ok = await agentCall(keys, a.svid[0]!, "GET", "/agent/v1/whoami");
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ spiffe_id: a.spiffe_id, selectors: [] });
+
+    const proof = await createAgentProof(keys.pair.privateKey, "ES256", fromBase64(a.svid[0]!)!, { method: "GET", path: "/agent/v1/whoami", body: new Uint8Array(), now: Date.now() });
+    expect((await agentCall(keys, a.svid[0]!, "GET", "/agent/v1/whoami", "", { proof })).status).toBe(200);
+    const replay = await agentCall(keys, a.svid[0]!, "GET", "/agent/v1/whoami", "", { proof });
+    expect(replay.status).toBe(401);
+    expect(await problemOf(replay)).toMatchObject({ code: "agent_unauthorized" });
+
+    const forRenew = await createAgentProof(keys.pair.privateKey, "ES256", fromBase64(a.svid[0]!)!, { method: "POST", path: "/agent/v1/renew", body: new Uint8Array(), now: Date.now() });
+    expect((await agentCall(keys, a.svid[0]!, "GET", "/agent/v1/whoami", "", { proof: forRenew })).status).toBe(401);
+    const stranger = await agentKeys();
+    expect((await agentCall(stranger, a.svid[0]!, "GET", "/agent/v1/whoami")).status).toBe(401);
+    expect((await agentCall(keys, a.svid[0]!, "GET", "/agent/v1/whoami", "", { now: Date.now() - 120_000 })).status).toBe(401);
+    expect((await call("/agent/v1/whoami")).status).toBe(401);
+  });
+
+  it("renewal replaces the agent SVID: the old one stops authenticating, the new one works; a banned agent is refused everywhere", async () => {
+    const keys = await agentKeys();
+    const a = (await (await attest({ type: "join_token", token: await joinToken(), csr: keys.csr })).json()) as Attested;
+    const next = await agentKeys();
+    const body = JSON.stringify({ csr: next.csr });
+    const renewed = await agentCall(keys, a.svid[0]!, "POST", "/agent/v1/renew", body);
+    expect(renewed.status).toBe(200);
+    const r = (await renewed.json()) as Attested;
+    expect(r.spiffe_id).toBe(a.spiffe_id);
+    expect((await agentCall(keys, a.svid[0]!, "GET", "/agent/v1/whoami")).status).toBe(401);
+    expect((await agentCall(next, r.svid[0]!, "GET", "/agent/v1/whoami")).status).toBe(200);
+
+    await registryFor(env, td).banAgent({ spiffeId: a.spiffe_id, now: Date.now() });
+    const banned = await agentCall(next, r.svid[0]!, "GET", "/agent/v1/whoami");
+    expect(banned.status).toBe(403);
+    expect(await problemOf(banned)).toMatchObject({ code: "agent_banned" });
+    expect((await agentCall(next, r.svid[0]!, "POST", "/agent/v1/renew", JSON.stringify({ csr: (await agentKeys()).csr }))).status).toBe(403);
+  });
+});
+
+describe("tee attestation (the native path)", () => {
+  /** The agent runs the key broker handshake with its SVID public key as tee-pubkey. */
+  async function attestationToken(keys: AgentKeys): Promise<string> {
+    const { x, y } = (await crypto.subtle.exportKey("jwk", keys.pair.publicKey)) as JsonWebKey;
+    const teePubKey = parseTeePubKey({ kty: "EC", crv: "P-256", alg: "ECDH-ES+A256KW", x, y });
+    if (!teePubKey.ok) throw new Error(teePubKey.error.detail);
+    const auth = await authRequest();
+    const { nonce } = (await auth.json()) as { nonce: string };
+    const res = await attestRequest(cookieOf(auth), await sampleAttestation(nonce, { keyPair: keys.pair, teePubKey: teePubKey.value } as TeeKeyPair));
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { token: string }).token;
+  }
+
+  it("a sample TEE token and a CSR of the bound key: an agent SVID with node selectors from the verified claims, the same ID on re-attestation", async () => {
+    const keys = await agentKeys();
+    const token = await attestationToken(keys);
+    const res = await attest({ type: "tee", attestation_token: token, csr: keys.csr });
+    expect(res.status).toBe(200);
+    const a = (await res.json()) as Attested;
+    expect(a.spiffe_id).toMatch(/^spiffe:\/\/example\.org\/signet\/agent\/tee\/[0-9a-f]{32}$/);
+    expect(a.reattestable).toBe(true);
+    const who = (await (await agentCall(keys, a.svid[0]!, "GET", "/agent/v1/whoami")).json()) as { selectors: string[] };
+    expect(who.selectors).toEqual(expect.arrayContaining(["tee:type:sample", "sample:launch_digest:abcde"]));
+
+    const again = await agentKeys();
+    const second = (await (await attest({ type: "tee", attestation_token: await attestationToken(again), csr: again.csr })).json()) as Attested;
+    expect(second.spiffe_id).toBe(a.spiffe_id);
+  });
+
+  it("a CSR of another key than the one the evidence bound, or a forged token: 401", async () => {
+    const keys = await agentKeys();
+    const token = await attestationToken(keys);
+    const other = await agentKeys();
+    expect((await attest({ type: "tee", attestation_token: token, csr: other.csr })).status).toBe(401);
+    const [h, p] = token.split(".");
+    expect((await attest({ type: "tee", attestation_token: `${h}.${p}.AAAA`, csr: keys.csr })).status).toBe(401);
+    expect((await attest({ type: "tee", attestation_token: "x.y.z", csr: keys.csr })).status).toBe(401);
+  });
+});
