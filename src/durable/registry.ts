@@ -18,10 +18,11 @@ import { loadConfig } from "../lib/config";
 import { importKek, openSecret, sealSecret } from "../lib/crypto/keys";
 import { isResourcePath } from "../lib/kbs/resource-path";
 import { validateEntry, validateEntryId, type Entry, type EntryErrorReason, type EntryFields, type EntryInput } from "../lib/registry/entry";
+import { authorizedEntries } from "../lib/registry/authorized";
 import { joinTokenHash, newEntryId, newJoinToken, parseEntryId, parseJoinToken } from "../lib/registry/ids";
 import { canonicalSelectors, selectorsFromKey, selectorsKey, type Selector } from "../lib/registry/selectors";
 import { err, ok, type Result } from "../lib/result";
-import { parseTrustDomain, type TrustDomain } from "../lib/spiffe/id";
+import { parseTrustDomain, type SpiffeId, type TrustDomain } from "../lib/spiffe/id";
 import { openDb } from "./db";
 import { authenticateAgent, banAgent, evictAgent, getAgent, listAgents, registerAgent, renewAgent, type Agent, type AgentFailure, type AttestationType, type RegisterAgentInput } from "./registry-agents";
 import * as schema from "./tables/registry";
@@ -249,6 +250,52 @@ export class Registry extends DurableObject<Env> {
     if (row.expiresAt <= Math.floor(input.now / 1000)) return err({ reason: "join_token_expired", detail: "the join token has expired" });
     return ok({ expiresAt: row.expiresAt });
   }
+  /**
+   * The agent's authorized entries (parented to it, or to a node entry whose selectors its node
+   * selectors include, transitively; unexpired), synced as SPIRE ≥ 1.12 does it: the agent says what
+   * it holds (id → revision), and gets the entries that are new or changed, a page at a time in id
+   * order, and the ids it holds that it is no longer authorized for (on the first page).
+   */
+  async syncAuthorizedEntries(input: {
+    readonly agentId: string;
+    readonly known: Readonly<Record<string, number>>;
+    readonly pageSize: number;
+    readonly pageToken?: string;
+    readonly now: number;
+  }): Promise<Result<{ entries: Entry[]; removed: string[]; total: number; nextPageToken?: string }, AgentFailure>> {
+    const found = this.#authorized(input.agentId, input.now);
+    if (!found.ok) return found;
+    const authorized = found.value;
+    const ids = new Set(authorized.map((e) => e.id));
+    const changed = authorized.filter((e) => input.known[e.id] !== e.revisionNumber && (input.pageToken === undefined || e.id > input.pageToken));
+    const page = changed.slice(0, input.pageSize);
+    const removed = input.pageToken === undefined ? Object.keys(input.known).filter((id) => !ids.has(id)).sort() : [];
+    return ok({
+      entries: page,
+      removed,
+      total: authorized.length,
+      ...(changed.length > input.pageSize ? { nextPageToken: page[page.length - 1]!.id } : {}),
+    });
+  }
+
+  /** The entries among `entryIds` that the agent is authorized for (the others are absent). */
+  async authorizeEntries(input: { readonly agentId: string; readonly entryIds: readonly string[]; readonly now: number }): Promise<Result<{ entries: Entry[] }, AgentFailure>> {
+    const found = this.#authorized(input.agentId, input.now);
+    if (!found.ok) return found;
+    const wanted = new Set(input.entryIds);
+    return ok({ entries: found.value.filter((e) => wanted.has(e.id)) });
+  }
+
+  #authorized(agentId: string, now: number): Result<Entry[], AgentFailure> {
+    const agent = getAgent(this.#db, agentId);
+    if (!agent.ok) return agent;
+    if (agent.value.banned) return err({ reason: "agent_banned", detail: `${agentId} is banned` });
+    const nowSeconds = Math.floor(now / 1000);
+    const all = this.#db.select().from(entries).all().map(entryOf);
+    const authorized = authorizedEntries(agentId as SpiffeId, agent.value.selectors, all).filter((e) => e.expiresAt === 0 || e.expiresAt > nowSeconds);
+    return ok(authorized.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+  }
+
   // ── attested agents (registry-agents.ts) ──────────────────────────────────────────────────────
 
   /** Records a node attestation (new or re-attested agent); a banned agent is refused. */

@@ -16,6 +16,7 @@ import { verifyAgentProof } from "../lib/spiffe/agent-proof";
 import { decodeCsrText, parseAndVerifyCsr } from "../lib/x509/csr";
 import { packedCertificate } from "../lib/ca/issue";
 import { attestationIssuer } from "./kbs-flow";
+import { toWireEntry } from "./schemas/admin-entries";
 import { caUnavailable } from "./do-errors";
 import { AppError } from "./errors";
 import type { AuthenticatedAgent } from "./context";
@@ -152,4 +153,64 @@ export async function authenticateAgentCall(ctx: AgentFlowContext, proof: string
 
 function agentSelectors(agent: Agent): string[] {
   return agent.selectors.map((s) => `${s.type}:${s.value}`);
+}
+
+/** POST /agent/v1/entries/sync: new or changed authorized entries, and the ones no longer authorized. */
+export async function syncEntries(ctx: AgentFlowContext, agent: AuthenticatedAgent, body: { known: { id: string; revision_number: number }[]; page_size?: number; page_token?: string }) {
+  const known = Object.fromEntries(body.known.map((k) => [k.id, k.revision_number]));
+  const r = await registryFor(ctx.env, ctx.config.trustDomain).syncAuthorizedEntries({
+    agentId: agent.spiffeId,
+    known,
+    pageSize: body.page_size ?? 500,
+    ...(body.page_token ? { pageToken: body.page_token } : {}),
+    now: ctx.now,
+  });
+  if (!r.ok) throw agentFailure(r.error.reason);
+  return { entries: r.value.entries.map(toWireEntry), removed: r.value.removed, total: r.value.total, next_page_token: r.value.nextPageToken ?? null };
+}
+
+function agentFailure(reason: string): AppError {
+  return reason === "agent_banned" ? new AppError("agent_banned", "This agent is banned.") : new AppError("agent_unauthorized", "The agent is not known.", { internal: reason });
+}
+
+/**
+ * POST /agent/v1/svids/x509: one X.509-SVID per request, each for an entry the agent is authorized for
+ * (checked here, with each CSR's signature, as SPIRE's API layer does); the CA signs only the validated
+ * {SPIFFE ID, public key, TTL, DNS names}. Each request gets its own result.
+ */
+export async function signAgentX509Svids(ctx: AgentFlowContext, agent: AuthenticatedAgent, requests: { entry_id: string; csr: string }[]) {
+  const registry = registryFor(ctx.env, ctx.config.trustDomain);
+  const authorized = await registry.authorizeEntries({ agentId: agent.spiffeId, entryIds: requests.map((r) => r.entry_id), now: ctx.now });
+  if (!authorized.ok) throw agentFailure(authorized.error.reason);
+  const byId = new Map(authorized.value.entries.map((e) => [e.id, e]));
+  type Prepared = { index: number; entryId: string; request: { spiffeId: string; publicKey: Uint8Array; ttlSeconds: number; dnsNames: string[] } };
+  const results: Record<string, unknown>[] = new Array(requests.length);
+  const prepared: Prepared[] = [];
+  await Promise.all(
+    requests.map(async (r, index) => {
+      const entry = byId.get(r.entry_id);
+      if (!entry) {
+        results[index] = { entry_id: r.entry_id, status: "entry_not_authorized", detail: "no entry with this id is authorized for this agent" };
+        return;
+      }
+      const der = decodeCsrText(r.csr);
+      const csr = der ? await parseAndVerifyCsr(der) : undefined;
+      if (!csr?.ok) {
+        results[index] = { entry_id: r.entry_id, status: csr && csr.error.reason === "bad_csr_signature" ? "bad_csr_signature" : "invalid_csr", detail: "the CSR is not acceptable" };
+        return;
+      }
+      prepared.push({ index, entryId: r.entry_id, request: { spiffeId: entry.spiffeId, publicKey: csr.value.spki, ttlSeconds: entry.x509SvidTtl || ctx.config.defaultX509SvidTtl, dnsNames: [...entry.dnsNames] } });
+    }),
+  );
+  if (prepared.length > 0) {
+    const signed = await caFor(ctx.env, ctx.config.trustDomain).signX509Svids({ requests: prepared.map((p) => p.request) });
+    if (!signed.ok) throw caUnavailable(signed.error);
+    signed.value.items.forEach((item, i) => {
+      const p = prepared[i]!;
+      results[p.index] = item.ok
+        ? { entry_id: p.entryId, status: "ok", svid: [toBase64(packedCertificate(signed.value, item))], expires_at: item.expiresAt }
+        : { entry_id: p.entryId, status: item.error.reason, detail: item.error.detail };
+    });
+  }
+  return { results };
 }

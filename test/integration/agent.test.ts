@@ -164,3 +164,64 @@ describe("tee attestation (the native path)", () => {
     expect((await attest({ type: "tee", attestation_token: "x.y.z", csr: keys.csr })).status).toBe(401);
   });
 });
+
+describe("authorized entries and X.509-SVIDs for an agent", () => {
+  async function createEntry(spiffeId: string, parentId: string, selectors: [string, string][]): Promise<{ id: string; revision_number: number }> {
+    const res = await call("/admin/v1/entries", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ entries: [{ spiffe_id: spiffeId, parent_id: parentId, selectors: selectors.map(([type, value]) => ({ type, value })), dns_names: ["web.example.org"] }] }),
+    });
+    const body = (await res.json()) as { results: { status: string; entry: { id: string; revision_number: number } }[] };
+    expect(body.results[0]!.status).toBe("created");
+    return body.results[0]!.entry;
+  }
+
+  it("sync gives what is parented to the agent, then only what changed, and drops what is gone; SVIDs only for authorized entries", async () => {
+    const keys = await agentKeys();
+    const a = (await (await attest({ type: "join_token", token: await joinToken(), csr: keys.csr })).json()) as Attested;
+    const mine = await createEntry("spiffe://example.org/web", a.spiffe_id, [["unix", "uid:1000"]]);
+    const foreign = await createEntry("spiffe://example.org/db", "spiffe://example.org/signet/agent/join_token/someone-else-0000", [["unix", "uid:1001"]]);
+
+    const sync = async (known: { id: string; revision_number: number }[]) => {
+      const res = await agentCall(keys, a.svid[0]!, "POST", "/agent/v1/entries/sync", JSON.stringify({ known }));
+      expect(res.status).toBe(200);
+      return (await res.json()) as { entries: { id: string; spiffe_id: string; revision_number: number }[]; removed: string[]; total: number };
+    };
+    const first = await sync([]);
+    expect(first.entries.map((e) => e.id)).toEqual([mine.id]);
+    expect(first.total).toBe(1);
+    expect((await sync([{ id: mine.id, revision_number: mine.revision_number }])).entries).toEqual([]);
+    const gone = await sync([{ id: mine.id, revision_number: mine.revision_number }, { id: foreign.id, revision_number: 1 }]);
+    expect(gone.removed).toEqual([foreign.id]);
+
+    const csr = (await agentKeys()).csr;
+    const signed = await agentCall(keys, a.svid[0]!, "POST", "/agent/v1/svids/x509", JSON.stringify({ requests: [{ entry_id: mine.id, csr }, { entry_id: foreign.id, csr }] }));
+    expect(signed.status).toBe(200);
+    const { results } = (await signed.json()) as { results: { entry_id: string; status: string; svid?: string[] }[] };
+    expect(results.map((r) => r.status)).toEqual(["ok", "entry_not_authorized"]);
+    const cert = new x509.X509Certificate(fromBase64(results[0]!.svid![0]!)!);
+    const san = cert.getExtension(x509.SubjectAlternativeNameExtension)!;
+    expect(san.names.items.map((n) => n.value)).toEqual(expect.arrayContaining(["spiffe://example.org/web", "web.example.org"]));
+  });
+
+  it("a tee agent is authorized through a node entry whose selectors its node selectors include", async () => {
+    const keys = await agentKeys();
+    const { x, y } = (await crypto.subtle.exportKey("jwk", keys.pair.publicKey)) as JsonWebKey;
+    const teePubKey = parseTeePubKey({ kty: "EC", crv: "P-256", alg: "ECDH-ES+A256KW", x, y });
+    if (!teePubKey.ok) throw new Error("key");
+    const auth = await authRequest();
+    const { nonce } = (await auth.json()) as { nonce: string };
+    const token = ((await (await attestRequest(cookieOf(auth), await sampleAttestation(nonce, { keyPair: keys.pair, teePubKey: teePubKey.value } as TeeKeyPair))).json()) as { token: string }).token;
+    const a = (await (await attest({ type: "tee", attestation_token: token, csr: keys.csr })).json()) as Attested;
+    const node = await createEntry("spiffe://example.org/nodes/sample-guests", "spiffe://example.org/signet/server", [["tee", "type:sample"]]);
+    const workload = await createEntry("spiffe://example.org/guest-app", node.id ? "spiffe://example.org/nodes/sample-guests" : "", [["unix", "uid:0"]]);
+    const unmatched = await createEntry("spiffe://example.org/nodes/snp-guests", "spiffe://example.org/signet/server", [["tee", "type:snp"]]);
+    const hidden = await createEntry("spiffe://example.org/snp-app", "spiffe://example.org/nodes/snp-guests", [["unix", "uid:0"]]);
+    const res = await agentCall(keys, a.svid[0]!, "POST", "/agent/v1/entries/sync", JSON.stringify({ known: [] }));
+    const ids = ((await res.json()) as { entries: { id: string }[] }).entries.map((e) => e.id);
+    expect(ids).toContain(workload.id);
+    expect(ids).not.toContain(hidden.id);
+    expect(ids).not.toContain(unmatched.id);
+  });
+});

@@ -4,11 +4,12 @@
  * lib/spiffe/agent-proof.ts) signed by the agent SVID's key.
  */
 import { Hono } from "hono";
-import type { AppEnv } from "../context";
-import { attestAgent, authenticateAgentCall, renewAgentSvid } from "../agent-flow";
+import type { z } from "zod";
+import type { AppEnv, AuthenticatedAgent } from "../context";
+import { attestAgent, authenticateAgentCall, renewAgentSvid, signAgentX509Svids, syncEntries } from "../agent-flow";
 import { AppError } from "../errors";
 import { readJson } from "../middleware/json-body";
-import { AttestAgentBody, RenewAgentBody } from "../schemas/agent";
+import { AttestAgentBody, RenewAgentBody, SignX509SvidsBody, SyncEntriesBody } from "../schemas/agent";
 import { factory } from "../context";
 
 export const agentApi = new Hono<AppEnv>();
@@ -28,18 +29,35 @@ const agentAuth = factory.createMiddleware(async (c, next) => {
   await next();
 });
 
-agentApi.use("/renew", agentAuth);
-agentApi.post("/renew", async (c) => {
-  const agent = c.get("agent")!;
+/** The body the proof covered, as JSON, checked against a schema. */
+function provenBody<S extends z.ZodType>(agent: AuthenticatedAgent, schema: S): z.infer<S> {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(agent.body));
   } catch {
     throw new AppError("malformed_json", "The body is not valid JSON.");
   }
-  const body = RenewAgentBody.safeParse(json);
+  const body = schema.safeParse(json);
   if (!body.success) throw new AppError("invalid_request", `${body.error.issues[0]?.path.join(".") || "body"}: ${body.error.issues[0]?.message}`);
-  return c.json(await renewAgentSvid(flowOf(c), agent, body.data.csr), 200, NO_STORE);
+  return body.data;
+}
+
+agentApi.use("/renew", agentAuth);
+agentApi.post("/renew", async (c) => {
+  const agent = c.get("agent")!;
+  return c.json(await renewAgentSvid(flowOf(c), agent, provenBody(agent, RenewAgentBody).csr), 200, NO_STORE);
+});
+
+agentApi.use("/entries/sync", agentAuth);
+agentApi.post("/entries/sync", async (c) => {
+  const agent = c.get("agent")!;
+  return c.json(await syncEntries(flowOf(c), agent, provenBody(agent, SyncEntriesBody)), 200, NO_STORE);
+});
+
+agentApi.use("/svids/x509", agentAuth);
+agentApi.post("/svids/x509", async (c) => {
+  const agent = c.get("agent")!;
+  return c.json(await signAgentX509Svids(flowOf(c), agent, provenBody(agent, SignX509SvidsBody).requests), 200, NO_STORE);
 });
 
 agentApi.use("/whoami", agentAuth);

@@ -11,3 +11,15 @@ export const AttestAgentBody = z.discriminatedUnion("type", [
 
 /** POST /agent/v1/renew: a new agent SVID for the key in the CSR. */
 export const RenewAgentBody = z.strictObject({ csr });
+
+/** POST /agent/v1/entries/sync: what the agent holds (entry id → revision), and the page it wants. */
+export const SyncEntriesBody = z.strictObject({
+  known: z.array(z.strictObject({ id: z.string().min(1).max(255), revision_number: z.number().int().min(0) })).max(200_000),
+  page_size: z.number().int().min(1).max(500).optional(),
+  page_token: z.string().min(1).max(255).optional(),
+});
+
+/** POST /agent/v1/svids/x509: up to 500 CSRs, each for one authorized entry. */
+export const SignX509SvidsBody = z.strictObject({
+  requests: z.array(z.strictObject({ entry_id: z.string().min(1).max(255), csr: z.string().min(1).max(16384) })).min(1).max(500),
+});
