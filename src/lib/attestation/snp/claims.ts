@@ -4,7 +4,7 @@
  * numbers); TCBs are decoded per product with components by name. Nothing here is trusted unless
  * it came out of `SnpVerifier.verify`.
  */
-import { toHex } from "../../encoding";
+import { claimHex } from "../hex";
 import type { EndorsementFacts } from "./endorsement-cert";
 import type { SnpProduct } from "./product";
 import { hex64, type FirmwareVersion, type SnpReport } from "./report";
@@ -85,7 +85,7 @@ const u64 = (v: bigint) => `0x${hex64(v)}`;
 const bit = (low: number, n: number) => ((low >>> n) & 1) === 1;
 const lowWord = (v: bigint) => Number(v & 0xffff_ffffn);
 
-const hex = toHex;
+const hex = claimHex;
 
 export function decodeGuestPolicy(p: bigint): SnpGuestPolicy {
   const low = lowWord(p);

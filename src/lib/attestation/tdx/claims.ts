@@ -4,7 +4,7 @@
  * (quote v5, body type 3) only. TD attributes are decoded (TDX module spec, TDATTRIBUTES):
  * bit 0 DEBUG, 28 SEPT_VE_DISABLE, 30 PKS, 31 KL, 63 PERFMON.
  */
-import { toHex } from "../../encoding";
+import { claimHex as toHex } from "../hex";
 import type { TdxQuote } from "./quote";
 import type { TcbEvaluation, TdxTcbStatus } from "./tcb-evaluation";
 

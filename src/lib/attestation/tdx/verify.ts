@@ -7,12 +7,19 @@
  *   CRL and its chain), keyed by the set's digest (SHA-256 of the exact file bytes; never by
  *   certificate serial: Intel re-issued the TCB signing certificate with the same serial), for sets
  *   made by `parseTdxCollateral`;
- * - the PCK chain's trust and its leaf key, keyed by SHA-256 of the chain bytes in the quote;
- * - imported attestation keys and SHA-256(key ‖ QE auth data), keyed by those bytes.
+ * - the PCK chain's trust and its leaf key, keyed by the exact chain bytes in the quote;
+ * - imported attestation keys and SHA-256(key ‖ QE auth data), keyed by those bytes;
+ * - whether a QE report's signature verifies with a PCK key, keyed by the exact key, signature and
+ *   report bytes: the Quoting Enclave certifies its attestation key once, so every quote it signs
+ *   with that key carries the same QE report and signature;
+ * - for callers that receive collateral as files and quotes from a stream (TdxTeeVerifier): parsed
+ *   collateral sets (`parseCollateral`) and the platform a PCK chain names (`platform`), keyed by
+ *   their exact bytes (bytes-cache.ts: every byte compared, entries own their copies). Only
+ *   successful parses are cached; nothing in them depends on time.
  *
  * Failures are cached like successes (they depend on the same bytes). Validity windows, revocation
- * and everything quote-specific are checked on every call, so a warm verification costs the QE
- * report and quote signatures (two P-256 verifies), one SHA-256 (of the PCK chain) and parsing.
+ * and everything quote-specific are checked on every call, so a warm verification costs the quote
+ * signature (one P-256 verify; two for a QE report not seen before) and parsing.
  *
  * Without a policy, a quote verifies when every check passes and it matches a TCB level that is not
  * Revoked; its status is in the claims. Appraisal against a policy is a separate step (policy.ts).
@@ -25,11 +32,13 @@ import { BoundedCache } from "../../bounded-cache";
 import { binaryKey } from "./binary-key";
 import { checkValidity } from "./cert-chain";
 import { buildTdxClaims, type TdxClaims } from "./claims";
+import { BytesCache } from "./bytes-cache";
 import { checkCollateral, type CheckedCollateral } from "./collateral-check";
-import { isParsedCollateral, type TdxCollateral } from "./collateral";
+import { isParsedCollateral, parseTdxCollateral, TDX_COLLATERAL_FILES, type TdxCollateral } from "./collateral";
 import { tdxFail, type TdxFailure } from "./errors";
 import { importP256Point, sha256, verifyP256 } from "./p256";
 import { checkPckChain, type CheckedPckChain } from "./pck-chain";
+import { readTdxPlatform, type TdxPlatform } from "./platform";
 import { parseTdxQuote } from "./quote";
 import { INTEL_SGX_ROOT_CA_DER } from "./roots";
 import { checkTdxModule, evaluateTcb, matchQeIdentity } from "./tcb-evaluation";
@@ -53,8 +62,11 @@ type Checked<T> = Promise<Result<T, TdxFailure>>;
 export class TdxVerifier {
   readonly #anchor: ParsedCertificate;
   readonly #collateral: BoundedCache<Checked<CheckedCollateral>>;
-  readonly #pckChains: BoundedCache<Checked<CheckedPckChain>>;
+  readonly #pckChains: BytesCache<Checked<CheckedPckChain>>;
+  readonly #qeReportSignatures: BytesCache<boolean>;
   readonly #attestationKeys: BoundedCache<Promise<AttestationKey>>;
+  readonly #parsedCollateral: BytesCache<Result<TdxCollateral, TdxFailure>>;
+  readonly #platforms: BytesCache<Result<TdxPlatform, TdxFailure>>;
 
   constructor(options: TdxVerifierOptions = {}) {
     const root = parseCertificate(options.trustedRoot ?? INTEL_SGX_ROOT_CA_DER);
@@ -62,8 +74,31 @@ export class TdxVerifier {
     this.#anchor = root.value;
     const size = options.cacheSize ?? 64;
     this.#collateral = new BoundedCache(size);
-    this.#pckChains = new BoundedCache(size);
+    this.#pckChains = new BytesCache(size);
+    this.#qeReportSignatures = new BytesCache(size);
     this.#attestationKeys = new BoundedCache(size);
+    this.#parsedCollateral = new BytesCache(size);
+    this.#platforms = new BytesCache(size);
+  }
+
+  /**
+   * `parseTdxCollateral(files)`, answered from the cache when the seven files are byte for byte a set
+   * parsed before (the same object then, so the collateral trust cache hits too). Never throws.
+   */
+  async parseCollateral(files: Readonly<Record<string, Uint8Array | undefined>>): Promise<Result<TdxCollateral, TdxFailure>> {
+    const names = Object.values(TDX_COLLATERAL_FILES);
+    const parts: Uint8Array[] = [];
+    for (const name of names) {
+      const bytes = Object.hasOwn(files, name) ? files[name] : undefined;
+      if (!(bytes instanceof Uint8Array)) return parseTdxCollateral(files); // its own refusal
+      parts.push(bytes);
+    }
+    return this.#parsedCollateral.getOrComputeAsync(parts, (own) => parseTdxCollateral(Object.fromEntries(names.map((name, i) => [name, own[i]]))), (r) => r.ok);
+  }
+
+  /** `readTdxPlatform(pckChainPem)`, cached by the chain's exact bytes. Never throws. */
+  platform(pckChainPem: Uint8Array): Result<TdxPlatform, TdxFailure> {
+    return this.#platforms.getOrCompute([pckChainPem], (own) => readTdxPlatform(own[0]!), (r) => r.ok);
   }
 
   async verify(input: TdxVerifyInput): Promise<Result<TdxClaims, TdxFailure>> {
@@ -81,8 +116,7 @@ export class TdxVerifier {
     if (!collateralTime.ok) return collateralTime;
 
     // The PCK chain (cached), its validity, and revocation by both CRLs.
-    const chainKey = binaryKey(await sha256(quote.pckChainPem));
-    const pck = await this.#pckChains.getOrCreate(chainKey, () => checkPckChain(quote.pckChainPem, this.#anchor));
+    const pck = await this.#pckChains.getOrCompute([quote.pckChainPem], (own) => checkPckChain(own[0]!, this.#anchor), () => true);
     if (!pck.ok) return pck;
     const { leaf, intermediate, sgx, pckKey } = pck.value;
     const chainTime = checkValidity(pck.value.validity, input.now);
@@ -105,7 +139,7 @@ export class TdxVerifier {
     // (4.1.2.5.13–17).
     const attestation = await this.#attestationKey(quote.attestationKey, quote.qeAuthData);
     const [qeSigned, quoteSigned] = await Promise.all([
-      verifyP256(pckKey, quote.qeReportSignature, quote.qeReport.raw),
+      this.#qeReportSigned(pckKey, leaf.spki, quote.qeReportSignature, quote.qeReport.raw),
       attestation.key ? verifyP256(attestation.key, quote.signature, quote.signedData) : false,
     ]);
     if (!qeSigned) return tdxFail("qe_report_signature_invalid", "the QE report signature does not verify with the PCK certificate's key");
@@ -125,6 +159,11 @@ export class TdxVerifier {
 
     const expiresAt = Math.min(collateral.value.validity.expiresAt, pck.value.validity.expiresAt);
     return ok(buildTdxClaims({ quote, fmspc: sgx.fmspc, tcb: tcb.value, expiresAt }));
+  }
+
+  /** Whether `signature` over the QE report verifies with the PCK key (`spki`): a pure function of those bytes. */
+  #qeReportSigned(pckKey: CryptoKey, spki: Uint8Array, signature: Uint8Array, report: Uint8Array): Promise<boolean> {
+    return this.#qeReportSignatures.getOrComputeAsync([spki, signature, report], (own) => verifyP256(pckKey, own[1]!, own[2]!), () => true);
   }
 
   /** The attestation key, imported, and SHA-256(key ‖ QE auth data): both pure functions of those bytes. */
