@@ -8,7 +8,8 @@
  *   (collateral and PCK chain checked once beforehand), as a service verifies a stream of quotes.
  *
  * Contract (issue 4): verify-warm / p256-verify ≥ 0.33, i.e. a warm verification costs at most three
- * raw verifies. It costs two (QE report and quote signatures) plus parsing and two SHA-256.
+ * raw verifies. It costs one (the quote signature; the QE report's signature is the same in every
+ * quote of a platform's attestation key, and its verification is cached by those bytes) plus parsing.
  */
 import { parseTdxCollateral, type TdxCollateral } from "../src/lib/attestation/tdx/collateral";
 import { parseTdxQuote } from "../src/lib/attestation/tdx/quote";

@@ -6,13 +6,15 @@ import { caFor } from "../src/durable/addresses";
 import { parseTrustDomain } from "../src/lib/spiffe/id";
 import type { X509SvidRequest } from "../src/lib/ca/issue";
 
+import { handshakeCryptoBench } from "./handshake-crypto";
+import { kbsBench } from "./kbs-attest";
 import { snpBench } from "./snp";
 import { tdxBench } from "./tdx";
 
 export { CertificateAuthority } from "../src/durable/ca";
 
 /** Attestation suites: `/suite/<suite>/<op>?n=` runs n operations, answers how many succeeded. */
-const SUITES: Record<string, Record<string, (n: number) => Promise<number>>> = { snp: snpBench, tdx: tdxBench };
+const SUITES: Record<string, Record<string, (n: number) => Promise<number>>> = { snp: snpBench, tdx: tdxBench, kbs: kbsBench, handshake: handshakeCryptoBench };
 
 const td = parseTrustDomain("example.org");
 if (!td.ok) throw new Error("bad trust domain");

@@ -1,49 +1,84 @@
 #!/usr/bin/env node
 // `npm run bench`: measures, in one run inside workerd (Miniflare), the raw crypto ceilings and
 // Signet's hot paths, and prints one JSON object per line: {"name","value","unit","limit","ratio"}.
+//
+// One workerd runs two Workers: the bench Worker (bench/worker.ts: the real CertificateAuthority
+// object plus measuring routes) and Signet's own Worker (src/workers/index.ts, with every Durable
+// Object and rate limit wrangler.toml declares), which the sample guests (bench/guest.ts, in this
+// Node process) drive through /kbs/v0 exactly as a CoCo guest does.
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parse as parseToml } from "smol-toml";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const outfile = join(root, "dist", "bench", "worker.js");
+const out = (name) => join(root, "dist", "bench", name);
 
-await build({
-  entryPoints: [join(root, "bench", "worker.ts")],
-  outfile,
-  bundle: true,
-  format: "esm",
-  platform: "neutral",
-  target: "es2022",
-  conditions: ["workerd", "worker", "browser"],
-  mainFields: ["module", "main"],
-  external: ["cloudflare:*"],
-  loader: { ".sql": "text" },
-  logLevel: "warning",
-});
+const workerBuild = { bundle: true, format: "esm", platform: "neutral", target: "es2022", conditions: ["workerd", "worker", "browser"], mainFields: ["module", "main"], external: ["cloudflare:*"], loader: { ".sql": "text" }, logLevel: "warning" };
+await Promise.all([
+  build({ ...workerBuild, entryPoints: [join(root, "bench", "worker.ts")], outfile: out("worker.js") }),
+  build({ ...workerBuild, entryPoints: [join(root, "src", "workers", "index.ts")], outfile: out("signet.js") }),
+  build({ entryPoints: [join(root, "bench", "guest.ts")], outfile: out("guest.mjs"), bundle: true, format: "esm", platform: "node", target: "node20", logLevel: "warning" }),
+]);
+const guest = await import(pathToFileURL(out("guest.mjs")).href);
+
+// Signet's Worker as wrangler.toml declares it: its vars, Durable Objects and rate limits.
+const wrangler = parseToml(readFileSync(join(root, "wrangler.toml"), "utf8"));
+const sqliteClasses = new Set(wrangler.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
+const adminToken = randomBytes(32).toString("base64url");
+
+/** Workerd's output, without the Worker's per-request JSON log lines (everything else goes to stderr). */
+function quietLogs(stdout, stderr) {
+  for (const stream of [stdout, stderr]) {
+    createInterface({ input: stream }).on("line", (text) => {
+      if (!text.startsWith('{"requestId"')) process.stderr.write(`${text}\n`);
+    });
+  }
+}
 
 const mf = new Miniflare({
-  modules: true,
-  scriptPath: outfile,
-  compatibilityDate: "2026-04-20",
-  durableObjects: { CA: { className: "CertificateAuthority", useSQLite: true } },
-  bindings: {
-    TRUST_DOMAIN: "example.org",
-    SIGNET_PROFILE: "permissive",
-    OIDC_ISSUER: "",
-    CA_KEY_TYPE: "ec-p256",
-    CA_TTL: "24h",
-    DEFAULT_X509_SVID_TTL: "1h",
-    DEFAULT_JWT_SVID_TTL: "5m",
-    BUNDLE_REFRESH_HINT: "5m",
-    SIGNET_ADMIN_TOKEN: randomBytes(32).toString("base64url"),
-    SIGNET_KEK: randomBytes(32).toString("base64url"),
-  },
   cf: false,
+  handleRuntimeStdio: quietLogs,
+  workers: [
+    // First: the Worker plain HTTP requests to Miniflare's address reach (the guests' fetches).
+    {
+      name: "signet",
+      modules: true,
+      scriptPath: out("signet.js"),
+      compatibilityDate: wrangler.compatibility_date,
+      durableObjects: Object.fromEntries(wrangler.durable_objects.bindings.map((b) => [b.name, { className: b.class_name, useSQLite: sqliteClasses.has(b.class_name) }])),
+      ratelimits: Object.fromEntries(wrangler.ratelimits.map((r) => [r.name, { simple: r.simple }])),
+      bindings: { ...wrangler.vars, SIGNET_ADMIN_TOKEN: adminToken, SIGNET_KEK: randomBytes(32).toString("base64url") },
+    },
+    {
+      name: "bench",
+      modules: true,
+      scriptPath: out("worker.js"),
+      compatibilityDate: "2026-04-20",
+      routes: ["bench.local/*"],
+      durableObjects: { CA: { className: "CertificateAuthority", useSQLite: true } },
+      bindings: {
+        TRUST_DOMAIN: "example.org",
+        SIGNET_PROFILE: "permissive",
+        OIDC_ISSUER: "",
+        CA_KEY_TYPE: "ec-p256",
+        CA_TTL: "24h",
+        DEFAULT_X509_SVID_TTL: "1h",
+        DEFAULT_JWT_SVID_TTL: "5m",
+        BUNDLE_REFRESH_HINT: "5m",
+        SIGNET_ADMIN_TOKEN: randomBytes(32).toString("base64url"),
+        SIGNET_KEK: randomBytes(32).toString("base64url"),
+      },
+    },
+  ],
 });
+const signetUrl = await mf.ready;
 
+/** Runs n operations of a bench Worker route; their rate per second. */
 async function once(path, n, extra = "") {
   const t0 = process.hrtime.bigint();
   const res = await mf.dispatchFetch(`http://bench.local${path}?n=${n}${extra}`);
@@ -53,15 +88,18 @@ async function once(path, n, extra = "") {
   return n / seconds;
 }
 
+/** A bench Worker route as an operation of `measure`. */
+const route = (path, n, extra = "") => ({ n, run: (count) => once(path, count, extra) });
+
 /**
  * Measures several operations interleaved, ROUNDS times, and keeps each one's best round: a limit
  * and the path compared with it see the same machine conditions (2 shared cores).
  */
 async function measure(ops, rounds = 5) {
-  for (const op of ops) await once(op.path, Math.min(op.n, 1000), op.extra); // warm-up: key loading, JIT
+  for (const op of ops) await op.run(Math.min(op.n, op.warmup ?? 1000)); // warm-up: key loading, JIT
   const best = ops.map(() => 0);
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < ops.length; i++) best[i] = Math.max(best[i], await once(ops[i].path, ops[i].n, ops[i].extra));
+    for (let i = 0; i < ops.length; i++) best[i] = Math.max(best[i], await ops[i].run(ops[i].n));
   }
   return best;
 }
@@ -71,31 +109,51 @@ function line(name, value, unit, limit) {
   console.log(JSON.stringify({ name, value: round(value), unit, limit: round(limit), ratio: limit === null ? null : round(value / limit) }));
 }
 
+// The sample guests: plain HTTP to Signet's Worker (Node's fetch, kept-alive connections), and the
+// resource they fetch.
+const send = (path, init) => fetch(new URL(path, signetUrl), init);
+const RESOURCE = "bench/key/1";
+const SECRET = randomBytes(32);
+const IN_FLIGHT = 16;
+
+/** Complete handshakes through the Worker, IN_FLIGHT at a time; their rate per second. */
+async function handshakeRate(count) {
+  const t0 = process.hrtime.bigint();
+  const done = await guest.handshakes(send, count, IN_FLIGHT, RESOURCE, SECRET);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (done !== count) throw new Error(`only ${done} of ${count} handshakes completed`);
+  return count / seconds;
+}
+
 try {
   const [rawSign, x509, jwtBatch, jwt] = await measure([
-    { path: "/raw-sign", n: 10000 },
-    { path: "/issue-x509", n: 10000, extra: "&batch=500" },
-    { path: "/issue-jwt-batch", n: 10000, extra: "&batch=500" },
-    { path: "/issue-jwt", n: 2000 },
+    route("/raw-sign", 10000),
+    route("/issue-x509", 10000, "&batch=500"),
+    route("/issue-jwt-batch", 10000, "&batch=500"),
+    route("/issue-jwt", 2000),
   ]);
   line("ecdsa_p256_sign", rawSign, "ops/s", null);
   line("x509_svid_issue_batch500_public_key", x509, "svids/s", rawSign);
   line("jwt_svid_issue_es256_batch500", jwtBatch, "svids/s", rawSign);
   line("jwt_svid_issue_es256_per_call", jwt, "svids/s", rawSign);
 
-  const [p384, snp] = await measure([
-    { path: "/suite/snp/p384-verify", n: 1000 },
-    { path: "/suite/snp/verify-warm", n: 1000 },
-  ]);
+  const [p384, snp, snpAttest] = await measure([route("/suite/snp/p384-verify", 1000), route("/suite/snp/verify-warm", 1000), route("/suite/kbs/attest-snp-warm", 1000)]);
   line("ecdsa_p384_verify", p384, "ops/s", null);
   line("snp_verify_warm_collateral", snp, "reports/s", p384);
+  line("kbs_attest_snp_warm_without_do_round_trips", snpAttest, "attestations/s", p384);
 
-  const [p256, tdx] = await measure([
-    { path: "/suite/tdx/p256-verify", n: 3000 },
-    { path: "/suite/tdx/verify-warm", n: 3000 },
-  ]);
+  const [p256, tdx, tdxAttest] = await measure([route("/suite/tdx/p256-verify", 3000), route("/suite/tdx/verify-warm", 3000), route("/suite/kbs/attest-tdx-warm", 3000)]);
   line("ecdsa_p256_verify", p256, "ops/s", null);
   line("tdx_verify_warm_collateral", tdx, "quotes/s", p256);
+  line("kbs_attest_tdx_warm_without_do_round_trips", tdxAttest, "attestations/s", p256);
+
+  const put = await send(`/kbs/v0/resource/${RESOURCE}`, { method: "POST", headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/octet-stream" }, body: SECRET });
+  if (put.status !== 200) throw new Error(`POST /kbs/v0/resource/${RESOURCE}: ${put.status} ${(await put.text()).slice(0, 200)}`);
+  // The warm-up opens ~90% of the 256 session shards (each runs its migrations once); 1,800
+  // handshakes stay far below the global /auth limit (10,000 per 10 s).
+  const [crypto, handshakes] = await measure([route("/suite/handshake/crypto", 2000), { n: 400, warmup: 600, run: handshakeRate }], 3);
+  line("kbs_handshake_server_crypto", crypto, "handshakes/s", null);
+  line(`kbs_handshake_sample_worker_${IN_FLIGHT}_in_flight`, handshakes, "handshakes/s", crypto);
 } finally {
   await mf.dispose();
 }
