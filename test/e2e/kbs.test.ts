@@ -44,12 +44,14 @@ describe("key broker over HTTP (npm run dev)", () => {
     );
     const statuses = answers.map((a) => a.status);
     expect(statuses.filter((s) => s === 200).length).toBe(1);
-    // Every other answer is a refusal in Trustee's error form: 401 (the challenge is gone), or 503 when
-    // the session object sheds load under the burst (workerd's overload signal, never retried).
+    // Every other answer is a refusal: 401 in Trustee's error form (the challenge is gone), or a 503
+    // when the local runtime sheds the burst itself (seen once in CI: workerd's own plain-text 503,
+    // before Signet's code ran). Nothing else, and never a second token.
     const refusals = answers.filter((a) => a.status !== 200);
     for (const r of refusals) {
       expect([401, 503], r.body).toContain(r.status);
-      expect(Object.keys(JSON.parse(r.body) as object).sort()).toEqual(["detail", "type"]);
+      if (r.status === 401) expect(Object.keys(JSON.parse(r.body) as object).sort()).toEqual(["detail", "type"]);
+      else console.warn(`503 under the burst: ${r.body.slice(0, 200)}`);
     }
     expect(refusals.filter((r) => r.status === 401).length).toBeGreaterThan(900);
   }, 120_000);
