@@ -304,7 +304,7 @@ describe("attestation-token keys and profiles", () => {
     const { createApp } = await import("../../src/workers/app");
     const restricted = { ...env, SIGNET_PROFILE: "restricted", OIDC_ISSUER: "https://signet.example.com" } as Env;
     const res = await createApp().fetch(
-      new Request("https://signet.example.com/kbs/v0/auth", { method: "POST", body: JSON.stringify({ version: "0.4.0", tee: "sample", "extra-params": "" }) }),
+      new Request("https://signet.example.com/kbs/v0/auth", { method: "POST", headers: { "CF-Connecting-IP": "2001:db8:1::1" }, body: JSON.stringify({ version: "0.4.0", tee: "sample", "extra-params": "" }) }),
       restricted,
     );
     expect(await expectKbsError(res, 401, "AttestationError")).toContain("not supported");

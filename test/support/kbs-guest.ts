@@ -26,8 +26,16 @@ export interface Handshake {
   readonly attest: Response;
 }
 
+let guests = 0;
+
+/**
+ * `POST /kbs/v0/auth`. Each call comes from its own client address (a distinct guest), unless the
+ * caller names one: /auth is rate-limited per client, and the tests play many guests.
+ */
 export async function authRequest(body: unknown = { version: "0.4.0", tee: "sample", "extra-params": { "supported-hash-algorithms": ["sha384"] } }, headers: Record<string, string> = {}): Promise<Response> {
-  return call("/kbs/v0/auth", { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers: { "Content-Type": "application/json", ...headers } });
+  guests++;
+  const client = { "CF-Connecting-IP": `2001:db8::${(guests % 65535).toString(16)}` };
+  return call("/kbs/v0/auth", { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers: { "Content-Type": "application/json", ...client, ...headers } });
 }
 
 export function cookieOf(res: Response): string {

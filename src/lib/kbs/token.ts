@@ -6,9 +6,10 @@
  * Header: {"alg":"ES256","typ":"JWT","kid":…,"jwk":{…public key…}} — `jwk` as Trustee sends it, so
  * peers configured with `insecure_header_jwk` can read it; Signet itself looks up `kid` only.
  */
-import { fromBase64, fromUtf8, toBase64Url, utf8 } from "../encoding";
+import { fromBase64, toBase64Url, utf8 } from "../encoding";
 import { err, ok, type Result } from "../result";
 import type { JwksKey } from "../spiffe/bundle";
+import { decodeJwsJsonPart } from "../jws-parts";
 
 /** Lifetime of an attestation token (Trustee's default `duration_min`). */
 export const ATTESTATION_TOKEN_SECONDS = 300;
@@ -52,18 +53,6 @@ function fail(reason: TokenErrorReason, detail: string): { readonly ok: false; r
   return err({ reason, detail });
 }
 
-function decodeJson(part: string): Record<string, unknown> | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(part)) return undefined;
-  const bytes = fromBase64(part);
-  const text = bytes ? fromUtf8(bytes) : undefined;
-  if (text === undefined) return undefined;
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Imported verification keys, by their public parameters. */
 const imported = new Map<string, Promise<CryptoKey>>();
@@ -94,8 +83,8 @@ export async function verifyAttestationToken(input: VerifyTokenInput): Promise<R
   if (token.length > MAX_TOKEN_LENGTH) return fail("token_malformed", "the token is too long");
   const parts = token.split(".");
   if (parts.length !== 3) return fail("token_malformed", "not a compact JWS");
-  const header = decodeJson(parts[0]!);
-  const claims = decodeJson(parts[1]!);
+  const header = decodeJwsJsonPart(parts[0]!);
+  const claims = decodeJwsJsonPart(parts[1]!);
   if (!header || !claims) return fail("token_malformed", "the header or payload is not a base64url JSON object");
   if (header.alg !== "ES256") return fail("token_algorithm", "only ES256 attestation tokens are issued here");
   const jwk = input.keys.find((k) => k.kid === header.kid && k.kty === "EC" && k.crv === "P-256");

@@ -11,11 +11,12 @@
  * within ±60 s, and remembers `jti` until the proof expires (replays refused, by the caller's store).
  * Never throws on hostile input.
  */
-import { fromBase64, toBase64, toBase64Url, fromUtf8, utf8 } from "../encoding";
+import { fromBase64, toBase64, toBase64Url, utf8 } from "../encoding";
 import { err, ok, type Result } from "../result";
 import { parseSpki } from "../x509/spki";
 import { pathOf, type SpiffeId, type TrustDomain } from "./id";
 import { verifyX509Svid, type X509SvidErrorReason } from "./x509-svid";
+import { decodeJwsJsonPart } from "../jws-parts";
 
 export const AGENT_PROOF_TYPE = "signet-agent-proof+jwt";
 /** How far `iat` may be from the server's clock, seconds; also how long a proof is remembered. */
@@ -79,17 +80,6 @@ export async function createAgentProof(
   return `${signingInput}.${toBase64Url(signature)}`;
 }
 
-function decodeJson(part: string): Record<string, unknown> | undefined {
-  if (!/^[A-Za-z0-9_-]+$/.test(part)) return undefined;
-  const text = fromUtf8(fromBase64(part) ?? new Uint8Array([0xff]));
-  if (text === undefined) return undefined;
-  try {
-    const v: unknown = JSON.parse(text);
-    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export interface VerifiedAgentProof {
   readonly agentId: SpiffeId;
@@ -112,8 +102,8 @@ export async function verifyAgentProof(input: VerifyAgentProofInput): Promise<Re
   if (input.proof.length > MAX_AGENT_PROOF_LENGTH) return fail("proof_malformed", "the proof is too long");
   const parts = input.proof.split(".");
   if (parts.length !== 3) return fail("proof_malformed", "not a compact JWS");
-  const header = decodeJson(parts[0]!);
-  const claims = decodeJson(parts[1]!);
+  const header = decodeJwsJsonPart(parts[0]!);
+  const claims = decodeJwsJsonPart(parts[1]!);
   if (!header || !claims) return fail("proof_malformed", "the header or claims are not base64url JSON objects");
   if (header.typ !== AGENT_PROOF_TYPE) return fail("proof_malformed", `typ must be ${AGENT_PROOF_TYPE}`);
   const alg = header.alg;
