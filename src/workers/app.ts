@@ -8,6 +8,7 @@ import { errorResponse, isKbsPath } from "./problem";
 import { configMiddleware } from "./middleware/config";
 import { adminAuth } from "./middleware/admin-auth";
 import { admin } from "./routes/admin";
+import { adminAgents } from "./routes/admin-agents";
 import { agentApi } from "./routes/agent";
 import { adminAudit } from "./routes/admin-audit";
 import { adminCollateral } from "./routes/admin-collateral";
@@ -60,6 +61,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/admin/v1/collateral", adminCollateral);
   app.route("/admin/v1/audit", adminAudit);
   app.route("/admin/v1", adminEntries);
+  app.route("/admin/v1", adminAgents);
 
   app.notFound((c) => {
     const path = new URL(c.req.url).pathname;

@@ -225,3 +225,31 @@ describe("authorized entries and X.509-SVIDs for an agent", () => {
     expect(ids).not.toContain(unmatched.id);
   });
 });
+
+describe("admin: attested agents", () => {
+  const admin = (path: string, init: RequestInit = {}) => call(path, { ...init, headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, ...(init.headers as Record<string, string> | undefined) } });
+
+  it("list, show, ban (refused everywhere), evict; the admin token is required", async () => {
+    const keys = await agentKeys();
+    const a = (await (await attest({ type: "join_token", token: await joinToken(), csr: keys.csr })).json()) as Attested;
+    const path = `/admin/v1/agents/${encodeURIComponent(a.spiffe_id)}`;
+    const shown = await admin(path);
+    expect(shown.status).toBe(200);
+    expect(await shown.json()).toMatchObject({ spiffe_id: a.spiffe_id, attestation_type: "join_token", banned: false, can_reattest: false });
+    const list = (await (await admin("/admin/v1/agents?attestation_type=join_token&page_size=1000")).json()) as { agents: { spiffe_id: string }[] };
+    expect(list.agents.map((x) => x.spiffe_id)).toContain(a.spiffe_id);
+
+    expect((await call(path)).status).toBe(401);
+    expect((await admin(`${path}/ban`, { method: "POST" })).status).toBe(200);
+    expect((await agentCall(keys, a.svid[0]!, "GET", "/agent/v1/whoami")).status).toBe(403);
+    const banned = (await (await admin("/admin/v1/agents?banned=true&page_size=1000")).json()) as { agents: { spiffe_id: string }[] };
+    expect(banned.agents.map((x) => x.spiffe_id)).toContain(a.spiffe_id);
+
+    expect((await admin(path, { method: "DELETE" })).status).toBe(204);
+    expect((await admin(path)).status).toBe(404);
+    expect((await admin(path, { method: "DELETE" })).status).toBe(404);
+    expect((await agentCall(keys, a.svid[0]!, "GET", "/agent/v1/whoami")).status).toBe(401);
+    expect((await admin("/admin/v1/agents?page_size=x")).status).toBe(400);
+    expect((await admin("/admin/v1/agents/not-an-id")).status).toBe(400);
+  });
+});
