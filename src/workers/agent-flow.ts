@@ -8,14 +8,14 @@ import { caFor, proofGuardFor, registryFor } from "../durable/addresses";
 import type { Agent, AttestationType } from "../durable/registry-agents";
 import type { Config } from "../lib/config";
 import { fromBase64, toBase64 } from "../lib/encoding";
-import { verifyAttestationToken } from "../lib/kbs/token";
 import { csrKeyIsBound, teeNodeIdentity } from "../lib/node-attestation/tee";
 import { joinTokenAgentId, parseJoinToken } from "../lib/registry/ids";
 import { spiffeIdFromParts } from "../lib/spiffe/id";
 import { verifyAgentProof } from "../lib/spiffe/agent-proof";
 import { decodeCsrText, parseAndVerifyCsr } from "../lib/x509/csr";
 import { packedCertificate } from "../lib/ca/issue";
-import { attestationIssuer } from "./kbs-flow";
+import { parseCertificate } from "../lib/x509/cert-reader";
+import { verifyOwnAttestationToken } from "./kbs-flow";
 import { toWireEntry } from "./schemas/admin-entries";
 import { caUnavailable } from "./do-errors";
 import { AppError } from "./errors";
@@ -65,7 +65,6 @@ async function mintAgentSvid(ctx: AgentFlowContext, spiffeId: string, spki: Uint
   const der = packedCertificate(signed.value, item).slice();
   const bundle = await ca.getTrustBundle();
   if (!bundle.ok) throw caUnavailable(bundle.error);
-  const { parseCertificate } = await import("../lib/x509/cert-reader");
   const parsed = parseCertificate(der);
   if (!parsed.ok) throw new AppError("internal_error", "An internal error occurred.", { internal: "the CA returned an unreadable SVID" });
   return { der, expiresAt: item.expiresAt, bundle: bundle.value.keys.filter((k) => k.use === "x509-svid").map((k) => k.x5c![0]!), serial: parsed.value.serialHex };
@@ -92,9 +91,7 @@ export async function attestAgent(
     type = "join_token";
     reattestable = false;
   } else {
-    const keys = await caFor(ctx.env, ctx.config.trustDomain).getAttestationKeys();
-    if (!keys.ok) throw caUnavailable(keys.error);
-    const verified = await verifyAttestationToken({ token: body.attestation_token, keys: keys.value.keys, issuer: attestationIssuer(ctx.config), now: ctx.now });
+    const verified = await verifyOwnAttestationToken(ctx, body.attestation_token);
     if (!verified.ok) throw refuse(ctx, verified.error.reason);
     const identity = await teeNodeIdentity(verified.value);
     if (!identity.ok) throw refuse(ctx, identity.error.reason, identity.error.detail);

@@ -37,8 +37,9 @@ import { appraise, parseAttestationPolicy, selectPolicyId, type AttestationPolic
 import { earClaims, teePubKeyFromClaims } from "../lib/kbs/ear";
 import { defaultResourcePolicy, evaluateResourcePolicy, parseResourcePolicy } from "../lib/kbs/resource-policy";
 import { resourcePathString, type ResourcePathParts } from "../lib/kbs/resource-path";
-import { ATTESTATION_TOKEN_SECONDS, verifyAttestationToken } from "../lib/kbs/token";
+import { ATTESTATION_TOKEN_SECONDS, verifyAttestationToken, type TokenError } from "../lib/kbs/token";
 import type { JwksKey } from "../lib/spiffe/bundle";
+import type { Result } from "../lib/result";
 import { AppError } from "./errors";
 
 /** Trustee's session timeout (minutes → ms). */
@@ -212,7 +213,7 @@ async function attestationPolicy(ctx: FlowContext, policyId: string): Promise<At
 const keyCache = new Map<string, { keys: readonly JwksKey[]; fetchedAt: number }>();
 const KEY_CACHE_MS = 60_000;
 
-async function attestationKeys(ctx: FlowContext, refresh: boolean): Promise<readonly JwksKey[]> {
+async function attestationKeys(ctx: Pick<FlowContext, "env" | "config" | "now">, refresh: boolean): Promise<readonly JwksKey[]> {
   const cached = keyCache.get(ctx.config.trustDomain);
   if (cached && !refresh && ctx.now - cached.fetchedAt < KEY_CACHE_MS) return cached.keys;
   if (cached && refresh && ctx.now - cached.fetchedAt < 5_000) return cached.keys;
@@ -220,6 +221,17 @@ async function attestationKeys(ctx: FlowContext, refresh: boolean): Promise<read
   if (!r.ok) throw new AppError("service_misconfigured", "The key broker is not configured; see its logs.", { internal: r.error.detail });
   keyCache.set(ctx.config.trustDomain, { keys: r.value.keys, fetchedAt: ctx.now });
   return r.value.keys;
+}
+
+/**
+ * Verifies an attestation token against this deployment's own keys (cached in the isolate; looked up
+ * again once when the token names a key the cache does not have yet, e.g. after a rotation).
+ */
+export async function verifyOwnAttestationToken(ctx: Pick<FlowContext, "env" | "config" | "now">, token: string): Promise<Result<Record<string, unknown>, TokenError>> {
+  const issuer = attestationIssuer(ctx.config);
+  const first = await verifyAttestationToken({ token, keys: await attestationKeys(ctx, false), issuer, now: ctx.now });
+  if (first.ok || first.error.reason !== "token_unknown_key") return first;
+  return verifyAttestationToken({ token, keys: await attestationKeys(ctx, true), issuer, now: ctx.now });
 }
 
 export type TokenSource = { readonly kind: "cookie"; readonly sessionId: string } | { readonly kind: "bearer"; readonly token: string };
@@ -246,11 +258,7 @@ async function tokenClaims(ctx: FlowContext, sources: readonly TokenSource[]): P
     missing = `session ${stored.error.reason}`;
   }
   if (token === undefined) throw new AppError("token_not_found", "Token not found", { internal: missing });
-  const issuer = attestationIssuer(ctx.config);
-  let verified = await verifyAttestationToken({ token, keys: await attestationKeys(ctx, false), issuer, now: ctx.now });
-  if (!verified.ok && verified.error.reason === "token_unknown_key") {
-    verified = await verifyAttestationToken({ token, keys: await attestationKeys(ctx, true), issuer, now: ctx.now });
-  }
+  const verified = await verifyOwnAttestationToken(ctx, token);
   if (!verified.ok) throw new AppError("token_invalid", "Token verification failed", { internal: verified.error.reason });
   return { claims: verified.value, ...(sessionId ? { sessionId } : {}) };
 }
