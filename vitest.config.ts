@@ -20,6 +20,8 @@ const WORKERS_FIXTURES = [
   "tdx/automata-v5-td15-90c06f-alibaba/pck_crl_issuer_chain.pem",
   "tdx/automata-v5-td15-90c06f-alibaba/root_ca_crl.der",
   "tdx/negative/automata-v5-td15-90c06f-alibaba--wrong-fmspc-tcbinfo/tcb_info.json",
+  "x509pop/agent.pem",
+  "x509pop/agent.key",
 ];
 const TEST_FIXTURES = Object.fromEntries(WORKERS_FIXTURES.map((f) => [f, readFileSync(`test/fixtures/${f}`).toString("base64")]));
 
@@ -27,6 +29,8 @@ const TEST_FIXTURES = Object.fromEntries(WORKERS_FIXTURES.map((f) => [f, readFil
 const TEST_BINDINGS = {
   SIGNET_ADMIN_TOKEN: "test-admin-token-0123456789abcdef0123456789abcdef",
   SIGNET_KEK: "3q2-7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs",
+  // The x509pop trust anchor (test/fixtures/x509pop/README.md).
+  X509POP_CA_BUNDLE: readFileSync("test/fixtures/x509pop/ca.pem", "utf8"),
 };
 
 export default defineConfig({

@@ -36,6 +36,8 @@ export interface IssueChallengeInput {
   readonly client: string;
   readonly now: number;
   readonly expiresAt: number;
+  /** See `sessions.boundTo`. */
+  readonly boundTo?: string;
 }
 
 export interface Challenge {
@@ -45,6 +47,7 @@ export interface Challenge {
   readonly policyId: string;
   readonly client: string;
   readonly expiresAt: number;
+  readonly boundTo?: string;
 }
 
 export interface SessionError {
@@ -70,7 +73,7 @@ export class AttestationSession extends DurableObject<Env> {
     const live = this.#db.select({ n: count() }).from(sessions).where(gt(sessions.expiresAt, input.now)).get()?.n ?? 0;
     if (live >= MAX_LIVE_SESSIONS) return err({ reason: "sessions_full" });
     const { id, tee, nonce, hashAlgorithm, policyId, client, now, expiresAt } = input;
-    this.#db.insert(sessions).values({ id, state: "authed", tee, nonce, hashAlgorithm, policyId, client, createdAt: now, expiresAt }).run();
+    this.#db.insert(sessions).values({ id, state: "authed", tee, nonce, hashAlgorithm, policyId, client, boundTo: input.boundTo ?? null, createdAt: now, expiresAt }).run();
     await this.#armAlarm(expiresAt);
     return ok(undefined);
   }
@@ -80,7 +83,7 @@ export class AttestationSession extends DurableObject<Env> {
     const row = this.#db.delete(sessions).where(and(eq(sessions.id, input.id), eq(sessions.state, "authed"))).returning().get();
     if (!row) return err({ reason: "session_unknown" });
     if (input.now >= row.expiresAt) return err({ reason: "session_expired" });
-    return ok({ tee: row.tee, nonce: row.nonce, hashAlgorithm: row.hashAlgorithm, policyId: row.policyId, client: row.client, expiresAt: row.expiresAt });
+    return ok({ tee: row.tee, nonce: row.nonce, hashAlgorithm: row.hashAlgorithm, policyId: row.policyId, client: row.client, expiresAt: row.expiresAt, ...(row.boundTo !== null ? { boundTo: row.boundTo } : {}) });
   }
 
   /** The session is attested: the cookie now stands for `token`, until the session's own expiry. */

@@ -5,7 +5,9 @@
 import { z } from "zod";
 import { parseDuration } from "./duration";
 import { parseTrustDomain, type TrustDomain } from "./spiffe/id";
-import { fromBase64 } from "./encoding";
+import { fromBase64, fromPemAll } from "./encoding";
+import { parseCertificate } from "./x509/cert-reader";
+import { isCa } from "./x509/extensions";
 import type { KeyType } from "./x509/algorithms";
 import { err, ok, type Result } from "./result";
 import { DEFAULT_KDS_URL } from "./attestation/collateral/amd-kds";
@@ -28,6 +30,8 @@ export interface Config {
   readonly collateralSources: CollateralSources;
   /** Key broker: `extra-params.policy-selector` value → attestation policy id (unmapped selectors are refused). */
   readonly kbsPolicySelectors: Readonly<Record<string, string>>;
+  /** x509pop node attestation: DER CA certificates agents' bootstrap certificates chain to (none: x509pop is off). */
+  readonly x509popTrustAnchors: readonly Uint8Array[];
 }
 
 export interface CollateralSources {
@@ -60,6 +64,7 @@ const RawVars = z.object({
   INTEL_PCS_URL: z.string().default(""),
   INTEL_ROOT_CA_CRL_URL: z.string().default(""),
   KBS_POLICY_SELECTORS: z.string().default(""),
+  X509POP_CA_BUNDLE: z.string().default(""),
 });
 
 /**
@@ -117,6 +122,8 @@ export function parseConfig(vars: ConfigVars): Result<Config, ConfigError> {
 
   const selectors = parsePolicySelectors(v.KBS_POLICY_SELECTORS);
   if (!selectors.ok) return selectors;
+  const anchors = parseTrustAnchors(v.X509POP_CA_BUNDLE);
+  if (!anchors.ok) return anchors;
 
   return ok({
     trustDomain: td.value,
@@ -129,7 +136,27 @@ export function parseConfig(vars: ConfigVars): Result<Config, ConfigError> {
     bundleRefreshHint: durations.BUNDLE_REFRESH_HINT!,
     collateralSources: { kds: sources.AMD_KDS_URL!, pcs: sources.INTEL_PCS_URL!, rootCrl: sources.INTEL_ROOT_CA_CRL_URL! },
     kbsPolicySelectors: selectors.value,
+    x509popTrustAnchors: anchors.value,
   });
+}
+
+/** Most x509pop trust anchors one deployment configures. */
+export const MAX_X509POP_ANCHORS = 32;
+
+/** `X509POP_CA_BUNDLE`: empty, or PEM CA certificates (basicConstraints cA) and nothing else. */
+function parseTrustAnchors(s: string): Result<readonly Uint8Array[], ConfigError> {
+  if (s.trim() === "") return ok([]);
+  const fail = (why: string) => err({ reason: "invalid_config" as const, detail: `X509POP_CA_BUNDLE ${why}` });
+  const blocks = fromPemAll(s, "CERTIFICATE");
+  if (!blocks || blocks.length === 0) return fail("must be PEM CERTIFICATE blocks");
+  if (blocks.length > MAX_X509POP_ANCHORS) return fail(`holds at most ${MAX_X509POP_ANCHORS} certificates`);
+  for (const [i, der] of blocks.entries()) {
+    const cert = parseCertificate(der);
+    if (!cert.ok) return fail(`certificate ${i + 1} does not parse`);
+    const ca = isCa(cert.value);
+    if (!ca.ok || !ca.value) return fail(`certificate ${i + 1} is not a CA certificate`);
+  }
+  return ok(blocks);
 }
 
 const POLICY_ID = /^[A-Za-z0-9_.-]{1,64}$/;

@@ -4,13 +4,15 @@
  * holds it on every agent-API call. The CSR is checked here (as SPIRE's API layer does); the CA object
  * receives only the validated SPIFFE ID, public key and TTL.
  */
-import { caFor, proofGuardFor, registryFor } from "../durable/addresses";
+import { caFor, proofGuardFor, registryFor, sessionFor } from "../durable/addresses";
 import type { Agent, AttestationType } from "../durable/registry-agents";
 import type { Config } from "../lib/config";
-import { fromBase64, toBase64 } from "../lib/encoding";
+import { fromBase64, toBase64, toHex } from "../lib/encoding";
+import { verifyX509PopChain, verifyX509PopResponse, x509PopChallenge as x509PopChallengeJson, x509PopIdentity, X509POP_NONCE_BYTES } from "../lib/node-attestation/x509pop";
 import { csrKeyIsBound, teeNodeIdentity } from "../lib/node-attestation/tee";
 import { joinTokenAgentId, parseJoinToken } from "../lib/registry/ids";
 import { spiffeIdFromParts } from "../lib/spiffe/id";
+import { spiffeBundleDocument } from "../lib/spiffe/bundle";
 import { verifyAgentProof } from "../lib/spiffe/agent-proof";
 import { decodeCsrText, parseAndVerifyCsr } from "../lib/x509/csr";
 import { packedCertificate } from "../lib/ca/issue";
@@ -26,6 +28,10 @@ export interface AgentFlowContext {
   readonly config: Config;
   readonly requestId: string;
   readonly now: number;
+  /** The peer as the Worker saw it (CF-Connecting-IP). */
+  readonly client: string;
+  /** The OIDC issuer (`iss`) of JWT-SVIDs minted for this request. */
+  readonly issuer: string;
 }
 
 export interface AgentSvid {
@@ -70,18 +76,80 @@ async function mintAgentSvid(ctx: AgentFlowContext, spiffeId: string, spki: Uint
   return { der, expiresAt: item.expiresAt, bundle: bundle.value.keys.filter((k) => k.use === "x509-svid").map((k) => k.x5c![0]!), serial: parsed.value.serialHex };
 }
 
-/** POST /agent/v1/attest. */
-export async function attestAgent(
-  ctx: AgentFlowContext,
-  body: { type: "join_token"; token: string; csr: string } | { type: "tee"; attestation_token: string; csr: string },
-): Promise<AgentSvid> {
+/** How long an x509pop challenge may be answered (SPIRE answers within one stream). */
+export const X509POP_CHALLENGE_SECONDS = 60;
+
+export interface X509PopChallengeAnswer {
+  readonly challenge_id: string;
+  readonly challenge: Record<string, unknown>;
+}
+
+async function chainDigest(certificates: readonly string[]): Promise<string> {
+  const bytes = new TextEncoder().encode(JSON.stringify(certificates));
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+}
+
+/**
+ * POST /agent/v1/attest, x509pop step 1 (spec §2.6): the chain must lead to a configured anchor;
+ * the answer is a single-use challenge for the leaf's key, bound to this exact chain.
+ */
+export async function x509PopChallenge(ctx: AgentFlowContext, certificates: readonly string[]): Promise<X509PopChallengeAnswer> {
+  const anchors = ctx.config.x509popTrustAnchors;
+  if (anchors.length === 0) throw new AppError("attestation_method_disabled", "x509pop node attestation is not configured on this server (X509POP_CA_BUNDLE).");
+  const chain = await verifyX509PopChain({ certificates }, anchors, ctx.now);
+  if (!chain.ok) throw refuse(ctx, chain.error.reason, chain.error.detail);
+  const challengeId = toHex(crypto.getRandomValues(new Uint8Array(16)));
+  const nonce = crypto.getRandomValues(new Uint8Array(X509POP_NONCE_BYTES));
+  const stored = await sessionFor(ctx.env, challengeId).issueChallenge({
+    id: challengeId,
+    tee: "x509pop",
+    nonce: toBase64(nonce),
+    hashAlgorithm: "sha256",
+    policyId: "",
+    client: ctx.client,
+    now: ctx.now,
+    expiresAt: ctx.now + X509POP_CHALLENGE_SECONDS * 1000,
+    boundTo: await chainDigest(certificates),
+  });
+  if (!stored.ok) throw new AppError("service_overloaded", "Too many attestations are in progress; retry later.", { headers: { "Retry-After": "1" }, internal: stored.error.reason });
+  return { challenge_id: challengeId, challenge: x509PopChallengeJson(chain.value.key, nonce) };
+}
+
+/** x509pop step 2: the challenge (taken once), the same chain, still valid, and the leaf key's signature. */
+async function x509PopAttested(ctx: AgentFlowContext, body: { challenge_id: string; certificates: string[]; response: unknown }) {
+  const taken = await sessionFor(ctx.env, body.challenge_id).consumeChallenge({ id: body.challenge_id, now: ctx.now });
+  if (!taken.ok) throw refuse(ctx, `x509pop_${taken.error.reason}`);
+  const challenge = taken.value;
+  if (challenge.tee !== "x509pop" || challenge.boundTo !== (await chainDigest(body.certificates))) throw refuse(ctx, "x509pop_challenge_mismatch");
+  const chain = await verifyX509PopChain({ certificates: body.certificates }, ctx.config.x509popTrustAnchors, ctx.now);
+  if (!chain.ok) throw refuse(ctx, chain.error.reason, chain.error.detail);
+  const answered = await verifyX509PopResponse(chain.value, fromBase64(challenge.nonce)!, body.response);
+  if (!answered.ok) throw refuse(ctx, answered.error.reason, answered.error.detail);
+  return x509PopIdentity(chain.value, ctx.config.trustDomain);
+}
+
+export type AttestBody =
+  | { type: "join_token"; token: string; csr: string }
+  | { type: "tee"; attestation_token: string; csr: string }
+  | { type: "x509pop_response"; challenge_id: string; certificates: string[]; response: unknown; csr: string };
+
+/** POST /agent/v1/attest: the final step of every method, answered with the agent SVID. */
+export async function attestAgent(ctx: AgentFlowContext, body: AttestBody): Promise<AgentSvid> {
   const spki = await csrKey(body.csr);
   const registry = registryFor(ctx.env, ctx.config.trustDomain);
   let spiffeId: string;
   let selectors: readonly string[] = [];
   let type: AttestationType;
   let reattestable: boolean;
-  if (body.type === "join_token") {
+  if (body.type === "x509pop_response") {
+    const identity = await x509PopAttested(ctx, body);
+    const id = spiffeIdFromParts(ctx.config.trustDomain, identity.agentPath);
+    if (!id.ok) throw refuse(ctx, "agent_id_invalid", id.error.detail);
+    spiffeId = id.value;
+    selectors = identity.selectors;
+    type = "x509pop";
+    reattestable = true;
+  } else if (body.type === "join_token") {
     const token = parseJoinToken(body.token);
     if (!token.ok) throw refuse(ctx, "join_token_malformed");
     // SPIRE: fetched and deleted in one step, then the expiry is checked.
@@ -210,4 +278,33 @@ export async function signAgentX509Svids(ctx: AgentFlowContext, agent: Authentic
     });
   }
   return { results };
+}
+
+/**
+ * POST /agent/v1/svids/jwt: a JWT-SVID for one entry the agent is authorized for, with the entry's
+ * JWT-SVID TTL (else the default), signed with the trust domain's ES256 key as SPIRE agents get them.
+ */
+export async function signAgentJwtSvid(ctx: AgentFlowContext, agent: AuthenticatedAgent, body: { entry_id: string; audience: string[] }) {
+  const authorized = await registryFor(ctx.env, ctx.config.trustDomain).authorizeEntries({ agentId: agent.spiffeId, entryIds: [body.entry_id], now: ctx.now });
+  if (!authorized.ok) throw agentFailure(authorized.error.reason);
+  const entry = authorized.value.entries[0];
+  if (!entry) throw new AppError("entry_not_authorized", "No entry with this id is authorized for this agent.");
+  const signed = await caFor(ctx.env, ctx.config.trustDomain).signJwtSvid({
+    spiffeId: entry.spiffeId,
+    audience: body.audience,
+    ttlSeconds: entry.jwtSvidTtl || ctx.config.defaultJwtSvidTtl,
+    alg: "ES256",
+    issuer: ctx.issuer,
+  });
+  if (!signed.ok) throw caUnavailable(signed.error);
+  if (!signed.value.ok) throw new AppError("invalid_request", `The JWT-SVID cannot be issued (${signed.value.error.reason}).`);
+  const svid = signed.value.value;
+  return { spiffe_id: svid.spiffeId, token: svid.token, expires_at: svid.expiresAt };
+}
+
+/** GET /agent/v1/bundles: the trust domain's bundle, as its bundle endpoint serves it. */
+export async function agentBundles(ctx: AgentFlowContext) {
+  const b = await caFor(ctx.env, ctx.config.trustDomain).getTrustBundle();
+  if (!b.ok) throw caUnavailable(b.error);
+  return { trust_domain: ctx.config.trustDomain, bundle: spiffeBundleDocument(b.value.keys, b.value.sequence, ctx.config.bundleRefreshHint), federated: {} as Record<string, unknown> };
 }

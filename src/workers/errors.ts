@@ -56,6 +56,8 @@ export const ERROR_CATALOG = {
   revision_conflict: { status: 409, title: "The entry has changed since it was read", kbs: { variant: "SerdeError", status: 401 } },
   join_token_exists: { status: 409, title: "That join token exists", kbs: { variant: "SerdeError", status: 401 } },
   unauthorized: { status: 401, title: "Missing or invalid credentials", kbs: { variant: "AdminAuthAccess", status: 401 } },
+  attestation_method_disabled: { status: 400, title: "Attestation method not enabled", kbs: { variant: "SerdeError", status: 401 } },
+  entry_not_authorized: { status: 403, title: "Entry not authorized for this agent", kbs: { variant: "PolicyDeny", status: 401 } },
   attestation_failed: { status: 401, title: "Node attestation failed", kbs: { variant: "AttestationError", status: 401 } },
   agent_unauthorized: { status: 401, title: "Agent not authenticated", kbs: { variant: "TokenVerifierError", status: 401 } },
   agent_banned: { status: 403, title: "Agent banned", kbs: { variant: "PolicyDeny", status: 401 } },

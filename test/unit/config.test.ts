@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadConfig, parseConfig, parseSecrets } from "../../src/lib/config";
 
@@ -19,7 +20,23 @@ describe("parseConfig", () => {
         rootCrl: "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der",
       },
       kbsPolicySelectors: {},
+      x509popTrustAnchors: [],
     });
+  });
+
+  it("X509POP_CA_BUNDLE: PEM CA certificates become the x509pop trust anchors; anything else is refused", () => {
+    const ca = readFileSync("test/fixtures/x509pop/ca.pem", "utf8");
+    const leaf = readFileSync("test/fixtures/x509pop/agent.pem", "utf8");
+    const c = parseConfig({ X509POP_CA_BUNDLE: ca });
+    expect(c.ok && c.value.x509popTrustAnchors).toHaveLength(1);
+    for (const [bundle, why] of [
+      [leaf, "certificate 1 is not a CA certificate"],
+      ["not pem", "must be PEM CERTIFICATE blocks"],
+      ["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----", "certificate 1 does not parse"],
+      [ca.repeat(33), "holds at most 32 certificates"],
+    ] as const) {
+      expect(parseConfig({ X509POP_CA_BUNDLE: bundle })).toEqual({ ok: false, error: { reason: "invalid_config", detail: `X509POP_CA_BUNDLE ${why}` } });
+    }
   });
 
   it.each([

@@ -23,6 +23,11 @@ export const sessions = sqliteTable(
     token: text("token"),
     /** The peer as the Worker saw it (for the audit log). */
     client: text("client").notNull(),
+    /**
+     * What the challenge was issued for, when the answer must come back for the same thing: for
+     * x509pop node attestation (`tee` = "x509pop"), the SHA-256 hex of the certificate chain.
+     */
+    boundTo: text("bound_to"),
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
   },

@@ -6,21 +6,27 @@
 import { Hono } from "hono";
 import type { z } from "zod";
 import type { AppEnv, AuthenticatedAgent } from "../context";
-import { attestAgent, authenticateAgentCall, renewAgentSvid, signAgentX509Svids, syncEntries } from "../agent-flow";
+import type { Context } from "hono";
+import { agentBundles, attestAgent, authenticateAgentCall, renewAgentSvid, signAgentJwtSvid, signAgentX509Svids, syncEntries, x509PopChallenge, type AgentFlowContext } from "../agent-flow";
+import { issuerFor } from "./oidc";
 import { AppError } from "../errors";
 import { readJson } from "../middleware/json-body";
-import { AttestAgentBody, RenewAgentBody, SignX509SvidsBody, SyncEntriesBody } from "../schemas/agent";
+import { AttestAgentBody, RenewAgentBody, SignJwtSvidBody, SignX509SvidsBody, SyncEntriesBody } from "../schemas/agent";
 import { factory } from "../context";
 
 export const agentApi = new Hono<AppEnv>();
 
 const NO_STORE = { "Cache-Control": "no-store" };
 
-function flowOf(c: { env: Env; get: (k: "config" | "requestId") => unknown }) {
-  return { env: c.env, config: c.get("config") as AppEnv["Variables"]["config"], requestId: c.get("requestId") as string, now: Date.now() };
+function flowOf(c: Context<AppEnv>): AgentFlowContext {
+  return { env: c.env, config: c.get("config"), requestId: c.get("requestId"), now: Date.now(), client: c.req.header("CF-Connecting-IP") ?? "unknown", issuer: issuerFor(c) };
 }
 
-agentApi.post("/attest", async (c) => c.json(await attestAgent(flowOf(c), await readJson(c, AttestAgentBody)), 200, NO_STORE));
+agentApi.post("/attest", async (c) => {
+  const body = await readJson(c, AttestAgentBody);
+  const ctx = flowOf(c);
+  return c.json(body.type === "x509pop" ? await x509PopChallenge(ctx, body.certificates) : await attestAgent(ctx, body), 200, NO_STORE);
+});
 
 /** Every call below proves possession of the agent SVID key, over the exact body it sends. */
 const agentAuth = factory.createMiddleware(async (c, next) => {
@@ -65,3 +71,12 @@ agentApi.get("/whoami", (c) => {
   const agent = c.get("agent")!;
   return c.json({ spiffe_id: agent.spiffeId, selectors: agent.selectors }, 200, NO_STORE);
 });
+
+agentApi.use("/svids/jwt", agentAuth);
+agentApi.post("/svids/jwt", async (c) => {
+  const agent = c.get("agent")!;
+  return c.json(await signAgentJwtSvid(flowOf(c), agent, provenBody(agent, SignJwtSvidBody)), 200, NO_STORE);
+});
+
+agentApi.use("/bundles", agentAuth);
+agentApi.get("/bundles", async (c) => c.json(await agentBundles(flowOf(c)), 200, NO_STORE));

@@ -1,0 +1,1 @@
+ALTER TABLE `sessions` ADD `bound_to` text;
