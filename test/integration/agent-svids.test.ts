@@ -9,7 +9,7 @@ import { concatBytes, fromBase64, fromPemAll, toBase64, toHex } from "../../src/
 import { sha1 } from "../../src/lib/crypto/sha1";
 import { agentCall, agentKeys, attest, createEntry, joinedAgent, type Attested } from "../support/agent-api";
 import { fixtureText } from "../support/fixtures-workers";
-import { problemOf } from "../support/worker-client";
+import { call, ORIGIN, problemOf } from "../support/worker-client";
 import { x509 } from "../support/x509";
 
 const EC = { name: "ECDSA", namedCurve: "P-256" } as const;
@@ -121,5 +121,27 @@ describe("JWT-SVIDs and bundles for an agent", () => {
     expect(await problemOf(denied)).toMatchObject({ code: "entry_not_authorized" });
     expect((await agentCall(keys, agent.svid[0]!, "POST", "/agent/v1/svids/jwt", JSON.stringify({ entry_id: mine.id, audience: [] }))).status).toBe(400);
     expect((await agentCall(keys, agent.svid[0]!, "GET", "/agent/v1/bundles", "", { now: Date.now() - 600_000 })).status).toBe(401);
+  });
+});
+
+describe("admin credentials: a JWT-SVID of an admin entry", () => {
+  it("a JWT-SVID for an entry with admin: true and audience = the issuer may call /admin/v1; others get 401", async () => {
+    const { keys, agent } = await joinedAgent();
+    const admin = await createEntry("spiffe://example.org/ops/admin-cli", agent.spiffe_id, [["unix", "uid:0"]], { admin: true });
+    const plain = await createEntry("spiffe://example.org/ops/not-admin", agent.spiffe_id, [["unix", "uid:1"]]);
+    const mint = async (entryId: string, audience: string) => {
+      const res = await agentCall(keys, agent.svid[0]!, "POST", "/agent/v1/svids/jwt", JSON.stringify({ entry_id: entryId, audience: [audience] }));
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { token: string }).token;
+    };
+    const list = (token: string) => call("/admin/v1/entries?page_size=1", { headers: { Authorization: `Bearer ${token}` } });
+
+    expect((await list(await mint(admin.id, ORIGIN))).status).toBe(200);
+    const notAdmin = await list(await mint(plain.id, ORIGIN));
+    expect(notAdmin.status).toBe(401);
+    expect(await problemOf(notAdmin)).toMatchObject({ code: "unauthorized" });
+    expect((await list(await mint(admin.id, "vault"))).status).toBe(401);
+    const t = await mint(admin.id, ORIGIN);
+    expect((await list(`${t.slice(0, -4)}AAAA`)).status).toBe(401);
   });
 });

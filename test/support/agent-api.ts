@@ -55,6 +55,7 @@ export interface EntryOptions {
   readonly dnsNames?: readonly string[];
   readonly federatesWith?: readonly string[];
   readonly jwtSvidTtl?: number;
+  readonly admin?: boolean;
 }
 
 export async function createEntry(spiffeId: string, parentId: string, selectors: [string, string][], options: EntryOptions = {}): Promise<{ id: string; revision_number: number }> {
@@ -70,6 +71,7 @@ export async function createEntry(spiffeId: string, parentId: string, selectors:
           ...(options.dnsNames ? { dns_names: options.dnsNames } : {}),
           ...(options.federatesWith ? { federates_with: options.federatesWith } : {}),
           ...(options.jwtSvidTtl ? { jwt_svid_ttl: options.jwtSvidTtl } : {}),
+          ...(options.admin ? { admin: true } : {}),
         },
       ],
     }),
