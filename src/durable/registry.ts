@@ -2,7 +2,8 @@
  * Registry: one Durable Object per trust domain. It holds the key broker's state: resources (sealed
  * under SIGNET_KEK at rest, the path bound as additional data), attestation and resource policies
  * (JSON documents) and reference values; and the registration entries and join tokens (issue 9).
- * And the attested agents (registry-agents.ts).
+ * And the attested agents (registry-agents.ts) and the federation relationships with the peers'
+ * bundles (registry-federation.ts; the alarm refreshes them).
  *
  * Invariants: every write is one SQLite statement or one transaction, durable when the RPC returns
  * (so an admin write is acknowledged only once it is stored); resource bytes leave only through
@@ -22,8 +23,24 @@ import { authorizedEntries } from "../lib/registry/authorized";
 import { joinTokenHash, newEntryId, newJoinToken, parseEntryId, parseJoinToken } from "../lib/registry/ids";
 import { canonicalSelectors, selectorsFromKey, selectorsKey, type Selector } from "../lib/registry/selectors";
 import { err, ok, type Result } from "../lib/result";
+import type { SpiffeBundleDocument } from "../lib/spiffe/bundle";
 import { parseTrustDomain, type SpiffeId, type TrustDomain } from "../lib/spiffe/id";
 import { openDb } from "./db";
+import {
+  createRelationship,
+  deleteRelationship,
+  earliestRefresh,
+  federatedBundles,
+  getRelationship,
+  listRelationships,
+  refreshDue,
+  refreshRelationship,
+  type CreateFederationInput,
+  type FederationDeps,
+  type FederationFailure,
+  type FederationRelationship,
+  type RefreshResult,
+} from "./registry-federation";
 import { authenticateAgent, banAgent, evictAgent, getAgent, listAgents, registerAgent, renewAgent, type Agent, type AgentFailure, type AttestationType, type RegisterAgentInput } from "./registry-agents";
 import * as schema from "./tables/registry";
 import { entries, entrySelectors, joinTokens, kbsPolicies, kbsResources, referenceValues } from "./tables/registry";
@@ -33,6 +50,14 @@ import migrations from "../../migrations/registry/migrations.js";
 export const MAX_RESOURCE_BYTES = 1024 * 1024;
 
 export type PolicyKind = "attestation" | "resource";
+
+export type { CreateFederationInput, FederationFailure, FederationRelationship, RefreshResult } from "./registry-federation";
+
+/** One peer's last good bundle, as `federatedBundles` returns it. */
+export interface FederatedBundle {
+  readonly trustDomain: string;
+  readonly bundle: SpiffeBundleDocument;
+}
 
 export interface RegistryError {
   readonly reason: "registry_misconfigured" | "resource_not_found" | "resource_unreadable" | "invalid_resource" | "not_found";
@@ -326,6 +351,68 @@ export class Registry extends DurableObject<Env> {
 
   async evictAgent(input: { readonly spiffeId: string }): Promise<Result<void, AgentFailure>> {
     return evictAgent(this.#db, input.spiffeId);
+  }
+
+  // ── federation relationships (registry-federation.ts) ─────────────────────────────────────────
+
+  /** Stores a relationship and fetches the peer's bundle at once; created even if that fetch fails (the status says so). */
+  async createFederation(input: CreateFederationInput): Promise<Result<RefreshResult, FederationFailure>> {
+    const deps = this.#federationDeps();
+    if (!deps.ok) return deps;
+    const created = createRelationship(deps.value, input);
+    if (!created.ok) return created;
+    const fetched = await refreshRelationship(deps.value, created.value.trustDomain, { now: Date.now });
+    await this.#armFederationAlarm();
+    return fetched;
+  }
+
+  async listFederations(input: { readonly pageSize?: number; readonly pageToken?: string }): Promise<Result<{ relationships: FederationRelationship[]; nextPageToken: string | undefined }, FederationFailure>> {
+    return listRelationships(this.#db, input);
+  }
+
+  async getFederation(input: { readonly trustDomain: string }): Promise<Result<FederationRelationship, FederationFailure>> {
+    return getRelationship(this.#db, input.trustDomain);
+  }
+
+  async deleteFederation(input: { readonly trustDomain: string }): Promise<Result<{ trustDomain: string }, FederationFailure>> {
+    return deleteRelationship(this.#db, input.trustDomain);
+  }
+
+  /** An admin-triggered fetch now; `force` accepts any valid bundle (a peer rebuilt with a lower sequence). */
+  async refreshFederation(input: { readonly trustDomain: string; readonly force?: boolean }): Promise<Result<RefreshResult, FederationFailure>> {
+    const deps = this.#federationDeps();
+    if (!deps.ok) return deps;
+    const done = await refreshRelationship(deps.value, input.trustDomain, { now: Date.now, force: input.force === true });
+    await this.#armFederationAlarm();
+    return done;
+  }
+
+  /** The last good bundle of each requested trust domain that has one (for the agent API). */
+  async federatedBundles(input: { readonly trustDomains: readonly string[] }): Promise<Result<{ bundles: FederatedBundle[] }, FederationFailure>> {
+    return federatedBundles(this.#db, input.trustDomains);
+  }
+
+  /** The object's one alarm: refreshes the federation relationships that are due, then re-arms for the earliest next one. */
+  override async alarm(): Promise<void> {
+    const deps = this.#federationDeps();
+    if (!deps.ok) return;
+    await refreshDue(deps.value, Date.now);
+    await this.#armFederationAlarm();
+  }
+
+  #federationDeps(): Result<FederationDeps, FederationFailure> {
+    const loaded = loadConfig(this.env);
+    if (!loaded.ok) return err({ reason: "registry_misconfigured", detail: loaded.error.detail });
+    const { trustDomain, profile } = loaded.value.config;
+    return ok({ db: this.#db, fetch: (url, init) => fetch(url, init), ownTrustDomain: trustDomain, allowHttp: profile === "permissive" });
+  }
+
+  /** Sets the alarm to the earliest next refresh, unless it is already set earlier. */
+  async #armFederationAlarm(): Promise<void> {
+    const next = earliestRefresh(this.#db);
+    if (next === undefined) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
   }
 
 

@@ -9,6 +9,7 @@ import { configMiddleware } from "./middleware/config";
 import { adminAuth } from "./middleware/admin-auth";
 import { admin } from "./routes/admin";
 import { adminAgents } from "./routes/admin-agents";
+import { adminFederation } from "./routes/admin-federation";
 import { agentApi } from "./routes/agent";
 import { adminAudit } from "./routes/admin-audit";
 import { adminCollateral } from "./routes/admin-collateral";
@@ -62,6 +63,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/admin/v1/audit", adminAudit);
   app.route("/admin/v1", adminEntries);
   app.route("/admin/v1", adminAgents);
+  app.route("/admin/v1", adminFederation);
 
   app.notFound((c) => {
     const path = new URL(c.req.url).pathname;

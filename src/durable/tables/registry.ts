@@ -1,7 +1,8 @@
 /**
  * Tables of the Registry Durable Object (one per trust domain): the key broker's state (resources,
- * policies, reference values), registration entries and join tokens. Every write is one SQLite
- * statement or transaction, durable when the RPC returns.
+ * policies, reference values), registration entries and join tokens, attested agents, and federation
+ * relationships with the peers' bundles. Every write is one SQLite statement or transaction, durable
+ * when the RPC returns.
  */
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
@@ -114,4 +115,32 @@ export const agents = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [index("agents_attestation_type").on(t.attestationType)],
+);
+
+/**
+ * Federation relationships (SPIFFE Federation §5: trust domain, bundle endpoint URL, profile), one row
+ * per peer trust domain, with the last good bundle fetched from it and the state of its refreshes
+ * (durable/registry-federation.ts). The bundle is the peer's validated document in canonical form
+ * (lib/spiffe/federation.ts); it is written only by a fetch made for this row's trust domain and URL,
+ * so one peer's bundle can never land under another's name. Times are ms since the epoch.
+ */
+export const federationRelationships = sqliteTable(
+  "federation_relationships",
+  {
+    trustDomain: text("trust_domain").primaryKey(),
+    bundleEndpointUrl: text("bundle_endpoint_url").notNull(),
+    profile: text("profile", { enum: ["https_web"] }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    /** The last good bundle (JSON), or null before the first successful fetch. */
+    bundleJson: text("bundle_json"),
+    /** Its spiffe_sequence as the peer sent it (null: absent, which counts as 0). */
+    sequence: integer("sequence"),
+    lastFetchAt: integer("last_fetch_at"),
+    lastSuccessAt: integer("last_success_at"),
+    /** Why the last fetch failed or was refused (null after a success); never holds secrets. */
+    lastError: text("last_error"),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    nextRefreshAt: integer("next_refresh_at").notNull(),
+  },
+  (t) => [index("federation_next_refresh_at").on(t.nextRefreshAt)],
 );
