@@ -14,7 +14,7 @@ export interface ClientOptions {
 }
 
 export interface RequestInput {
-  readonly method: "GET" | "POST";
+  readonly method: "GET" | "POST" | "DELETE";
   /** Relative to the server base, without a leading slash: `admin/v1/svids/x509`. */
   readonly path: string;
   readonly body?: unknown;

@@ -11,6 +11,11 @@ import { entryDeleteCommand } from "./commands/entry-delete";
 import { entryListCommand } from "./commands/entry-list";
 import { entryShowCommand } from "./commands/entry-show";
 import { entryUpdateCommand } from "./commands/entry-update";
+import { federationCreateCommand } from "./commands/federation-create";
+import { federationDeleteCommand } from "./commands/federation-delete";
+import { federationListCommand } from "./commands/federation-list";
+import { federationRefreshCommand } from "./commands/federation-refresh";
+import { federationShowCommand } from "./commands/federation-show";
 import { jwtMintCommand } from "./commands/jwt-mint";
 import { kbsGetResourceCommand } from "./commands/kbs-get-resource";
 import { tokenGenerateCommand } from "./commands/token-generate";
@@ -23,7 +28,7 @@ import { VERSION } from "./version";
 
 export type { CliIo } from "./command";
 
-export const COMMANDS: readonly Command[] = [x509MintCommand, jwtMintCommand, bundleShowCommand, verifySnpCommand, verifyTdxCommand, auditListCommand, kbsGetResourceCommand, entryCreateCommand, entryUpdateCommand, entryDeleteCommand, entryListCommand, entryShowCommand, tokenGenerateCommand];
+export const COMMANDS: readonly Command[] = [x509MintCommand, jwtMintCommand, bundleShowCommand, verifySnpCommand, verifyTdxCommand, auditListCommand, kbsGetResourceCommand, entryCreateCommand, entryUpdateCommand, entryDeleteCommand, entryListCommand, entryShowCommand, tokenGenerateCommand, federationCreateCommand, federationListCommand, federationShowCommand, federationDeleteCommand, federationRefreshCommand];
 const NAME_WIDTH = Math.max(...COMMANDS.map((c) => c.name.length));
 
 const GLOBAL_FLAGS = { ...COMMON_FLAGS, version: { kind: "boolean" } } as const;
