@@ -78,6 +78,11 @@ export interface HandshakeInput extends KbsEndpoint {
   readonly keyAlgorithm?: TeeKeyAlgorithm;
   /** The init-data TOML text, sent verbatim as `init-data` (format `toml`); default none (`null`). */
   readonly initData?: string;
+  /**
+   * The TEE key to bind instead of a fresh one (signet-agent binds its agent SVID key, so that node
+   * attestation can check the CSR's key is the one the evidence bound); `keyAlgorithm` is then unused.
+   */
+  readonly teeKeys?: TeeKeyPair;
 }
 
 /** An attested session: the cookie that names it, the token, and the key the resources come encrypted to. */
@@ -128,7 +133,7 @@ export async function runHandshake(input: HandshakeInput): Promise<Result<GuestS
   const hash = selectedHashAlgorithm(challenge.value.extraParams);
   if (!hash.ok) return fail("kbs_bad_response", hash.error.detail, { step: "auth" });
 
-  const keys = await generateTeeKeyPair(input.keyAlgorithm ?? "ECDH-ES+A256KW-P256");
+  const keys = input.teeKeys ?? (await generateTeeKeyPair(input.keyAlgorithm ?? "ECDH-ES+A256KW-P256"));
   const nonce = challenge.value.nonce;
   const reportData = await expectedReportData({ nonce, teePubKey: keys.teePubKey, additionalEvidence: "" }, hash.value);
   const evidence = await input.attester.evidence(reportData);

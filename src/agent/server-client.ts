@@ -1,0 +1,223 @@
+/**
+ * A typed client of Signet's agent API (`/agent/v1`, see README "Node attestation and the agent API").
+ * Every call but attest carries `Signet-Agent-Proof`, signed over the exact body bytes sent. Every
+ * answer is read with a size bound and checked against wire.ts's schemas; whatever happens (server
+ * down, a proxy's HTML, a truncated body, a problem document) comes back as a `ServerError` value
+ * with one readable line, never as a throw.
+ */
+import type { z } from "zod";
+import { utf8 } from "../lib/encoding";
+import type { Clock } from "../lib/clock";
+import { err, ok, type Result } from "../lib/result";
+import { createAgentProof, type AgentProofAlgorithm } from "../lib/spiffe/agent-proof";
+import { AgentSvidAnswer, BundlesAnswer, JwtSvidAnswer, Problem, SyncAnswer, X509PopChallengeAnswer, X509SvidsAnswer } from "./wire";
+
+export type ServerFailureReason =
+  /** No answer: connection refused, DNS, TLS, timeout, a broken connection. */
+  | "unreachable"
+  /** The server answered 429 or 5xx: try again later. */
+  | "unavailable"
+  /** The server answered 4xx: it refuses this request (the problem's `code` says why). */
+  | "refused"
+  /** A 2xx answer the agent cannot use: not JSON, too large, not the expected shape. */
+  | "bad_response";
+
+export interface ServerError {
+  readonly reason: ServerFailureReason;
+  /** One line, safe to log (no tokens, no keys). */
+  readonly detail: string;
+  readonly path: string;
+  readonly status?: number;
+  /** The problem document's stable code (`agent_unauthorized`, `agent_banned`, `invalid_request`, …). */
+  readonly code?: string;
+}
+
+/** What signs the agent proofs: the agent SVID and its private key. */
+export interface AgentCredential {
+  readonly key: CryptoKey;
+  readonly alg: AgentProofAlgorithm;
+  /** DER of the agent SVID (leaf). */
+  readonly svid: Uint8Array;
+}
+
+export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
+
+export interface ServerClientOptions {
+  readonly server: string | URL;
+  readonly clock: Clock;
+  readonly fetch?: Fetch;
+  /** Per request, on top of any long-poll wait (default 30 s). */
+  readonly timeoutMs?: number;
+}
+
+export interface SyncInput {
+  /** What the agent holds (id → revision); or, with a server that gave one, the cursor instead. */
+  readonly known?: readonly { readonly id: string; readonly revision_number: number }[];
+  readonly cursor?: string;
+  readonly pageSize?: number;
+  readonly pageToken?: string;
+  /** Long-poll: the server answers when something changed, or after this long (omitted when undefined). */
+  readonly waitMs?: number;
+}
+
+export type AttestBody =
+  | { readonly type: "join_token"; readonly token: string; readonly csr: string }
+  | { readonly type: "tee"; readonly attestation_token: string; readonly csr: string }
+  | { readonly type: "x509pop_response"; readonly challenge_id: string; readonly certificates: readonly string[]; readonly response: unknown; readonly csr: string };
+
+/** The largest answer read (a sync page of 500 entries is well under 1 MiB). */
+const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** The client's calls, for fakes in tests. */
+export type AgentApi = { [K in keyof AgentServerClient]: AgentServerClient[K] };
+
+export class AgentServerClient {
+  readonly #base: URL;
+  readonly #clock: Clock;
+  readonly #fetch: Fetch;
+  readonly #timeoutMs: number;
+  #credential: AgentCredential | undefined;
+
+  constructor(options: ServerClientOptions) {
+    this.#base = new URL(options.server);
+    this.#clock = options.clock;
+    this.#fetch = options.fetch ?? ((url, init) => fetch(url, init));
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** The agent SVID that signs every call from now on. */
+  setCredential(credential: AgentCredential): void {
+    this.#credential = credential;
+  }
+
+  attest(body: AttestBody): Promise<Result<AgentSvidAnswer, ServerError>> {
+    return this.#call("POST", "attest", body, AgentSvidAnswer, false);
+  }
+
+  x509PopChallenge(certificates: readonly string[]): Promise<Result<X509PopChallengeAnswer, ServerError>> {
+    return this.#call("POST", "attest", { type: "x509pop", certificates }, X509PopChallengeAnswer, false);
+  }
+
+  renew(csr: string): Promise<Result<AgentSvidAnswer, ServerError>> {
+    return this.#call("POST", "renew", { csr }, AgentSvidAnswer);
+  }
+
+  syncEntries(input: SyncInput): Promise<Result<SyncAnswer, ServerError>> {
+    const body = {
+      ...(input.cursor === undefined ? { known: input.known ?? [] } : { cursor: input.cursor }),
+      ...(input.pageSize === undefined ? {} : { page_size: input.pageSize }),
+      ...(input.pageToken === undefined ? {} : { page_token: input.pageToken }),
+      ...(input.waitMs === undefined ? {} : { wait_ms: input.waitMs }),
+    };
+    return this.#call("POST", "entries/sync", body, SyncAnswer, true, input.waitMs ?? 0);
+  }
+
+  signX509Svids(requests: readonly { readonly entry_id: string; readonly csr: string }[]): Promise<Result<X509SvidsAnswer, ServerError>> {
+    return this.#call("POST", "svids/x509", { requests }, X509SvidsAnswer);
+  }
+
+  signJwtSvid(entryId: string, audience: readonly string[]): Promise<Result<JwtSvidAnswer, ServerError>> {
+    return this.#call("POST", "svids/jwt", { entry_id: entryId, audience }, JwtSvidAnswer);
+  }
+
+  bundles(): Promise<Result<BundlesAnswer, ServerError>> {
+    return this.#call("GET", "bundles", undefined, BundlesAnswer);
+  }
+
+  async #call<S extends z.ZodType>(method: string, name: string, body: unknown, schema: S, proved = true, waitMs = 0): Promise<Result<z.infer<S>, ServerError>> {
+    const url = new URL(`agent/v1/${name}`, this.#base);
+    const path = url.pathname;
+    const fail = (reason: ServerFailureReason, detail: string, more: { status?: number; code?: string } = {}) => err<ServerError>({ reason, detail, path, ...more });
+    const bytes = body === undefined ? new Uint8Array() : utf8(JSON.stringify(body));
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (proved) {
+      const c = this.#credential;
+      if (!c) throw new TypeError("the agent has no SVID yet: attest first");
+      headers["Signet-Agent-Proof"] = await createAgentProof(c.key, c.alg, c.svid, { method, path, body: bytes, now: this.#clock.now() });
+    }
+    let res: Response;
+    try {
+      res = await this.#fetch(url.href, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: bytes }),
+        redirect: "manual",
+        signal: AbortSignal.timeout(this.#timeoutMs + waitMs),
+      });
+    } catch (e) {
+      return fail("unreachable", `${this.#base.origin} cannot be reached: ${describeFetchError(e)}`);
+    }
+    const text = await readBounded(res);
+    if (text === undefined) return fail(res.ok ? "bad_response" : "unavailable", `the answer (HTTP ${res.status}) is unreadable or larger than ${MAX_ANSWER_BYTES} bytes`, { status: res.status });
+    if (!res.ok) {
+      const problem = Problem.safeParse(parseJson(text));
+      const code = problem.success ? problem.data.code : undefined;
+      const what = problem.success ? (problem.data.detail ?? problem.data.title) : undefined;
+      const reason: ServerFailureReason = res.status === 429 || res.status >= 500 || (res.status >= 300 && res.status < 400) ? "unavailable" : "refused";
+      return fail(reason, `HTTP ${res.status}${code ? ` ${code}` : ""}${what ? `: ${oneLine(what)}` : ""}`, { status: res.status, ...(code ? { code } : {}) });
+    }
+    const parsed = schema.safeParse(parseJson(text));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return fail("bad_response", `the answer is not what the agent API sends (${issue ? `${issue.path.join(".") || "body"}: ${issue.message}` : "not JSON"})`, { status: res.status });
+    }
+    return ok(parsed.data);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The body as text, or undefined when it breaks off or exceeds the bound. */
+async function readBounded(res: Response): Promise<string | undefined> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > MAX_ANSWER_BYTES) {
+        await reader.cancel().catch(() => undefined);
+        return undefined;
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return undefined;
+  }
+  const all = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+function describeFetchError(e: unknown): string {
+  if (e instanceof Error) {
+    if (e.name === "TimeoutError" || e.name === "AbortError") return "timed out";
+    const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
+    if (cause && typeof cause.code === "string") return cause.code;
+    if (cause && typeof cause.message === "string") return oneLine(cause.message);
+    return oneLine(e.message);
+  }
+  return "unknown error";
+}
+
+/** Text from the server or the OS, made safe for one log line. */
+export function oneLine(s: string, max = 300): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}

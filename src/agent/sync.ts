@@ -1,0 +1,301 @@
+/**
+ * The sync loop (SPIRE's pkg/agent/manager/sync.go, with Signet's calls; specs/spiffe.md §2.5). One
+ * round, from whatever state the cache is in:
+ *
+ *   1. drop SVIDs that have expired; renew the agent SVID if its rotation point has passed;
+ *   2. sync entries: send what is held (id → revision), take the new or changed ones and the removed
+ *      ids, page by page; when nothing is due, as a long-poll (`wait_ms`) that the server answers as
+ *      soon as something changes, so a new entry reaches its workload without waiting for a tick;
+ *   3. fetch the bundles (own and federated);
+ *   4. sign, in batches of ≤ 500 CSRs, every workload entry whose SVID is missing, past its rotation
+ *      point (half-life ± 10 %, fixed per SVID), issued for another SPIFFE ID, DNS names or TTL, or
+ *      issued by an authority no longer in the bundle; new keys each time, in memory only.
+ *
+ * After a round that succeeds the cache holds exactly the server's authorized entries and a fresh
+ * SVID for each (the property tests check this from random states). Between rounds the loop waits
+ * at least `minIntervalMs` (1 s), so a server that ignores `wait_ms` is polled once a second; after
+ * a failure it backs off exponentially with jitter, and the cache keeps serving what it holds.
+ */
+import type { Clock } from "../lib/clock";
+import { err, ok, type Result } from "../lib/result";
+import { AgentFatalError, rotationTime, type AgentIdentity } from "./agent-identity";
+import { bundleSetFrom } from "./bundles";
+import { svidFingerprint, type AgentCache } from "./cache";
+import { csrText, exportPkcs8, generateSvidKey, type SvidKey } from "./csr";
+import type { Logger } from "./log";
+import type { AgentApi, ServerError } from "./server-client";
+import { issuingAuthority, readIssuedSvid } from "./svid";
+import type { WireEntry } from "./wire";
+
+export interface SyncLoopOptions {
+  readonly client: AgentApi;
+  readonly cache: AgentCache;
+  readonly identity: AgentIdentity;
+  readonly clock: Clock;
+  /** Uniform in [0, 1): jitter. */
+  readonly random: () => number;
+  readonly log: Logger;
+  /** Waits `ms` or until `signal` aborts (default: a timer). */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** The long-poll a converged round asks for (default 20 s; 0 disables it). */
+  readonly waitMs?: number;
+  readonly minIntervalMs?: number;
+  readonly backoffBaseMs?: number;
+  readonly backoffMaxMs?: number;
+  /** CSRs per signing call (≤ 500, the server's limit). */
+  readonly batchSize?: number;
+  readonly pageSize?: number;
+}
+
+/**
+ * `ok`: converged; `pending`: more to do at once (the entry set moved during the round);
+ * `degraded`: some SVIDs could not be signed; `failed`: a call failed, nothing more was tried.
+ */
+export type RoundStatus = "ok" | "pending" | "degraded" | "failed";
+
+export interface RoundOutcome {
+  readonly status: RoundStatus;
+  readonly signed: number;
+  readonly failedSvids: number;
+  readonly error?: string;
+}
+
+const MAX_PAGES = 10_000;
+
+export function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+export class SyncLoop {
+  readonly #o: SyncLoopOptions;
+  readonly #waitMs: number;
+  readonly #minIntervalMs: number;
+  readonly #batchSize: number;
+  #longPoll: boolean;
+  /** The server's sync cursor, when it hands them out. */
+  #cursor: string | undefined;
+  #rounds = 0;
+
+  constructor(options: SyncLoopOptions) {
+    this.#o = options;
+    this.#waitMs = options.waitMs ?? 20_000;
+    this.#minIntervalMs = options.minIntervalMs ?? 1_000;
+    this.#batchSize = Math.min(500, Math.max(1, options.batchSize ?? 500));
+    this.#longPoll = this.#waitMs > 0;
+  }
+
+  /** Completed rounds (any status), for tests and logs. */
+  get rounds(): number {
+    return this.#rounds;
+  }
+
+  /** Rounds until `signal` aborts. Only an AgentFatalError ends it early (thrown). */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock, log } = this.#o;
+    const sleep = this.#o.sleep ?? defaultSleep;
+    let failures = 0;
+    let status: RoundStatus = "pending";
+    while (!signal.aborted) {
+      const started = clock.now();
+      let outcome: RoundOutcome;
+      try {
+        outcome = await this.round({ wait: status === "ok" && failures === 0 });
+      } catch (e) {
+        if (e instanceof AgentFatalError) throw e;
+        outcome = { status: "failed", signed: 0, failedSvids: 0, error: `unexpected: ${e instanceof Error ? e.message : String(e)}` };
+      }
+      status = outcome.status;
+      const rest = Math.max(0, this.#minIntervalMs - (clock.now() - started));
+      let delay: number;
+      if (status === "ok" || status === "pending") {
+        failures = 0;
+        delay = rest;
+      } else {
+        failures++;
+        delay = Math.max(rest, this.backoff(failures));
+        log.warn(status === "failed" ? "sync round failed; serving what is cached" : "some SVIDs could not be signed", { error: outcome.error, failed_svids: outcome.failedSvids, retry_in_ms: delay });
+      }
+      await sleep(delay, signal);
+    }
+  }
+
+  /** The wait after the n-th failure in a row: base·2^(n−1), capped, with "equal jitter" (½ to 1×). */
+  backoff(failures: number): number {
+    const base = this.#o.backoffBaseMs ?? 1_000;
+    const max = this.#o.backoffMaxMs ?? 60_000;
+    const full = Math.min(max, base * 2 ** Math.min(30, failures - 1));
+    return Math.floor(full / 2 + (this.#o.random() * full) / 2);
+  }
+
+  /** One round (see the file's header). `wait`: long-poll the entry sync when nothing is due sooner. */
+  async round(options: { readonly wait?: boolean } = {}): Promise<RoundOutcome> {
+    const { cache, identity, clock } = this.#o;
+    this.#rounds++;
+    for (const s of [...cache.svids()]) if (clock.now() >= s.notAfter) cache.dropSvid(s.entryId);
+    cache.flush();
+
+    const fresh = await identity.ensureFresh();
+    if (!fresh.ok) return { status: "failed", signed: 0, failedSvids: 0, error: fresh.error };
+
+    const synced = await this.#syncEntries(options.wait === true ? this.#waitFor() : undefined);
+    cache.flush();
+    if (!synced.ok) return this.#failed(synced.error, "entry sync");
+
+    const bundles = await this.#refreshBundles();
+    cache.flush();
+    if (!bundles.ok) return bundles.error === undefined ? this.#failedLocally("the bundles answer is not usable") : this.#failed(bundles.error, "bundle fetch");
+
+    const signed = await this.#signDue();
+    cache.markReady();
+    cache.flush();
+    if (!signed.ok) return this.#failed(signed.error, "X.509-SVID signing");
+    const status: RoundStatus = signed.value.failed > 0 ? "degraded" : synced.value.consistent ? "ok" : "pending";
+    return { status, signed: signed.value.signed, failedSvids: signed.value.failed };
+  }
+
+  /** How long the entry sync may wait: until the next rotation point, at most `waitMs`. */
+  #waitFor(): number | undefined {
+    if (!this.#longPoll) return undefined;
+    let next = this.#o.identity.rotateAt;
+    for (const s of this.#o.cache.svids()) next = Math.min(next, s.rotateAt);
+    const wait = Math.min(this.#waitMs, next - this.#o.clock.now());
+    return wait >= 1_000 ? Math.floor(wait) : undefined;
+  }
+
+  async #failed(e: ServerError, what: string): Promise<RoundOutcome> {
+    const recovered = await this.#o.identity.recover(e, what);
+    return { status: recovered.ok ? "pending" : "failed", signed: 0, failedSvids: 0, error: recovered.ok ? `${what}: re-attested` : recovered.error };
+  }
+
+  #failedLocally(error: string): RoundOutcome {
+    return { status: "failed", signed: 0, failedSvids: 0, error };
+  }
+
+  async #syncEntries(waitMs: number | undefined): Promise<Result<{ consistent: boolean }, ServerError>> {
+    const { client, cache, log } = this.#o;
+    const serverId = `spiffe://${cache.trustDomain}/signet/server`;
+    const base = this.#cursor === undefined ? { known: cache.known() } : { cursor: this.#cursor };
+    const listed = new Set<string>();
+    let pageToken: string | undefined;
+    let ignored = 0;
+    let wait = waitMs;
+    for (let pages = 0; pages < MAX_PAGES; pages++) {
+      const r = await client.syncEntries({ ...base, pageSize: this.#o.pageSize ?? 500, ...(pageToken ? { pageToken } : {}), ...(wait !== undefined ? { waitMs: wait } : {}) });
+      if (!r.ok) {
+        if (r.error.status === 400 && wait !== undefined) {
+          // A server without long-poll refuses the unknown field: poll (once a second) instead.
+          this.#longPoll = false;
+          log.warn("the server does not long-poll entry syncs; polling instead", { detail: r.error.detail });
+        } else if (r.error.status === 400 && this.#cursor !== undefined) {
+          // A cursor or page token the server no longer honours: the next round syncs in full.
+          this.#cursor = undefined;
+        }
+        return err(r.error);
+      }
+      wait = undefined;
+      const page = r.value;
+      cache.applyEntries(page.entries, page.removed);
+      for (const e of page.entries) {
+        listed.add(e.id);
+        if (e.parent_id === serverId) ignored++;
+      }
+      if (page.entries.length > 0 || page.removed.length > 0) log.debug("entries synced", { changed: page.entries.length, removed: page.removed.length, held: cache.entryCount() });
+      pageToken = page.next_page_token ?? undefined;
+      if (pageToken) continue;
+      if (page.full === true) cache.retainOnly(listed);
+      this.#cursor = page.cursor ?? undefined;
+      return ok({ consistent: page.total === undefined || cache.entryCount() + ignored === page.total });
+    }
+    this.#cursor = undefined;
+    return ok({ consistent: false });
+  }
+
+  /** Undefined error: the answer arrived but is not usable. */
+  async #refreshBundles(): Promise<{ ok: true } | { ok: false; error: ServerError | undefined }> {
+    const { client, cache, log } = this.#o;
+    const r = await client.bundles();
+    if (!r.ok) return { ok: false, error: r.error };
+    const set = bundleSetFrom(r.value, cache.trustDomain);
+    if (!set.ok) {
+      log.error("the server's bundles are not usable", { detail: set.error });
+      return { ok: false, error: undefined };
+    }
+    const changed = set.value.fingerprint !== cache.bundleSet().fingerprint;
+    cache.setBundles(set.value);
+    if (changed) log.info("bundles updated", { trust_domains: [...set.value.bundles.keys()] });
+    return { ok: true };
+  }
+
+  #due(now: number): WireEntry[] {
+    const { cache } = this.#o;
+    const authorities = cache.bundleSet().ownAuthorityKeys;
+    return cache.workloadEntries().filter((e) => {
+      if (e.expires_at > 0 && e.expires_at * 1000 <= now) return false;
+      const s = cache.svid(e.id);
+      return !s || now >= s.rotateAt || s.issuedFor !== svidFingerprint(e) || (s.authority !== undefined && !authorities.has(s.authority));
+    });
+  }
+
+  async #signDue(): Promise<Result<{ signed: number; failed: number }, ServerError>> {
+    const { client, cache, clock, log, random } = this.#o;
+    const due = this.#due(clock.now());
+    let signed = 0;
+    let failed = 0;
+    let refreshed = false;
+    for (let i = 0; i < due.length; i += this.#batchSize) {
+      const batch = due.slice(i, i + this.#batchSize);
+      const keys: SvidKey[] = await Promise.all(batch.map(() => generateSvidKey(true)));
+      const csrs = await Promise.all(keys.map(csrText));
+      const r = await client.signX509Svids(batch.map((e, j) => ({ entry_id: e.id, csr: csrs[j]! })));
+      if (!r.ok) return err(r.error);
+      const results = new Map(r.value.results.map((x) => [x.entry_id, x]));
+      for (let j = 0; j < batch.length; j++) {
+        const entry = batch[j]!;
+        const result = results.get(entry.id);
+        if (!result || result.status !== "ok" || !("svid" in result)) {
+          failed++;
+          log.warn("X.509-SVID not signed", { entry_id: entry.id, spiffe_id: entry.spiffe_id, status: result?.status ?? "no result", detail: result && "detail" in result ? result.detail : undefined });
+          continue;
+        }
+        const issued = readIssuedSvid(result.svid, entry.spiffe_id, keys[j]!.spki, clock.now());
+        if (!issued.ok) {
+          failed++;
+          log.warn("X.509-SVID not usable", { entry_id: entry.id, spiffe_id: entry.spiffe_id, detail: issued.error });
+          continue;
+        }
+        let authority = await issuingAuthority(issued.value.chain, cache.bundleSet().ownAuthorities);
+        if (authority === undefined && !refreshed) {
+          // Signed by an authority the agent has not seen yet (the CA just rotated): fetch the bundle once.
+          refreshed = true;
+          const b = await this.#refreshBundles();
+          if (!b.ok && b.error) return err(b.error);
+          authority = await issuingAuthority(issued.value.chain, cache.bundleSet().ownAuthorities);
+        }
+        if (authority === undefined) log.error("X.509-SVID does not chain to the bundle", { entry_id: entry.id, spiffe_id: entry.spiffe_id });
+        cache.putSvid({
+          entryId: entry.id,
+          chain: issued.value.chain,
+          privateKeyPkcs8: await exportPkcs8(keys[j]!.privateKey),
+          notBefore: issued.value.notBefore,
+          notAfter: issued.value.notAfter,
+          rotateAt: rotationTime(issued.value.notBefore, issued.value.notAfter, random),
+          issuedFor: svidFingerprint(entry),
+          authority,
+        });
+        signed++;
+      }
+      cache.flush();
+    }
+    if (signed > 0) log.info("X.509-SVIDs signed", { count: signed, held: [...cache.svids()].length });
+    return ok({ signed, failed });
+  }
+}
