@@ -35,7 +35,7 @@ export class SignetClient {
     return this.#options.server;
   }
 
-  /** Performs the request; a 2xx answer must be JSON, anything else becomes a failure. */
+  /** Performs the request; a 2xx answer must be JSON (204 is null), anything else becomes a failure. */
   async requestJson(input: RequestInput): Promise<Result<unknown, CliFailure>> {
     const url = new URL(input.path, this.#options.server);
     const headers: Record<string, string> = { accept: "application/json, application/problem+json" };
@@ -59,6 +59,8 @@ export class SignetClient {
     }
 
     if (res.status < 200 || res.status > 299) return err(failure("rejected", describeErrorAnswer(res, text)));
+    // 204 No Content (an eviction): nothing to parse.
+    if (res.status === 204) return ok(null);
 
     try {
       return ok(JSON.parse(text) as unknown);

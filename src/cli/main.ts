@@ -4,6 +4,10 @@
  */
 import { parseArgs } from "./args";
 import { COMMON_FLAGS, type CliIo, type Command } from "./command";
+import { agentBanCommand } from "./commands/agent-ban";
+import { agentEvictCommand } from "./commands/agent-evict";
+import { agentListCommand } from "./commands/agent-list";
+import { agentShowCommand } from "./commands/agent-show";
 import { auditListCommand } from "./commands/audit-list";
 import { bundleShowCommand } from "./commands/bundle-show";
 import { entryCreateCommand } from "./commands/entry-create";
@@ -28,7 +32,7 @@ import { VERSION } from "./version";
 
 export type { CliIo } from "./command";
 
-export const COMMANDS: readonly Command[] = [x509MintCommand, jwtMintCommand, bundleShowCommand, verifySnpCommand, verifyTdxCommand, auditListCommand, kbsGetResourceCommand, entryCreateCommand, entryUpdateCommand, entryDeleteCommand, entryListCommand, entryShowCommand, tokenGenerateCommand, federationCreateCommand, federationListCommand, federationShowCommand, federationDeleteCommand, federationRefreshCommand];
+export const COMMANDS: readonly Command[] = [x509MintCommand, jwtMintCommand, bundleShowCommand, verifySnpCommand, verifyTdxCommand, auditListCommand, kbsGetResourceCommand, entryCreateCommand, entryUpdateCommand, entryDeleteCommand, entryListCommand, entryShowCommand, tokenGenerateCommand, agentListCommand, agentShowCommand, agentBanCommand, agentEvictCommand, federationCreateCommand, federationListCommand, federationShowCommand, federationDeleteCommand, federationRefreshCommand];
 const NAME_WIDTH = Math.max(...COMMANDS.map((c) => c.name.length));
 
 const GLOBAL_FLAGS = { ...COMMON_FLAGS, version: { kind: "boolean" } } as const;
