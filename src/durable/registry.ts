@@ -19,13 +19,15 @@ import { loadConfig } from "../lib/config";
 import { importKek, openSecret, sealSecret } from "../lib/crypto/keys";
 import { isResourcePath } from "../lib/kbs/resource-path";
 import { validateEntry, validateEntryId, type Entry, type EntryErrorReason, type EntryFields, type EntryInput } from "../lib/registry/entry";
-import { authorizedEntries } from "../lib/registry/authorized";
+import { authorizeWithIndex } from "../lib/registry/authorized";
+import type { SyncError, SyncPage } from "../lib/registry/sync";
 import { joinTokenHash, newEntryId, newJoinToken, parseEntryId, parseJoinToken } from "../lib/registry/ids";
 import { canonicalSelectors, selectorsFromKey, selectorsKey, type Selector } from "../lib/registry/selectors";
 import { err, ok, type Result } from "../lib/result";
 import type { SpiffeBundleDocument } from "../lib/spiffe/bundle";
 import { parseTrustDomain, type SpiffeId, type TrustDomain } from "../lib/spiffe/id";
 import { openDb } from "./db";
+import { loadIndexedEntries, RegistrySync, type IndexedEntry } from "./registry-sync";
 import {
   createRelationship,
   deleteRelationship,
@@ -67,6 +69,7 @@ export interface RegistryError {
 
 export class Registry extends DurableObject<Env> {
   #db!: DrizzleSqliteDODatabase<typeof schema>;
+  #sync!: RegistrySync;
   #kek: CryptoKey | RegistryError = { reason: "registry_misconfigured", detail: "not started" };
   #trustDomain: TrustDomain | EntryFailure = { reason: "registry_misconfigured", detail: "not started" };
 
@@ -74,6 +77,7 @@ export class Registry extends DurableObject<Env> {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
       this.#db = openDb(ctx, schema, migrations);
+      this.#sync = new RegistrySync(this.#db, () => loadIndexedEntries(this.#db, entryOf));
       const loaded = loadConfig(env);
       this.#kek = loaded.ok ? await importKek(loaded.value.secrets.kek) : { reason: "registry_misconfigured", detail: loaded.error.detail };
       this.#trustDomain = loaded.ok ? loaded.value.config.trustDomain : { reason: "registry_misconfigured", detail: loaded.error.detail };
@@ -151,7 +155,7 @@ export class Registry extends DurableObject<Env> {
     if (typeof td !== "string") return err(td);
     if (input.entries.length > MAX_ENTRY_BATCH) return err({ reason: "batch_too_large", detail: `at most ${MAX_ENTRY_BATCH} entries per call` });
     const nowSeconds = Math.floor(input.now / 1000);
-    const results = this.ctx.storage.transactionSync(() =>
+    const results = this.#writeEntries(() =>
       input.entries.map((given): EntryResult => {
         const id = validateEntryId(given.id);
         if (!id.ok) return id;
@@ -164,7 +168,8 @@ export class Registry extends DurableObject<Env> {
         const refused = this.#refuseDuplicateOrLoop(entryId, fields.value);
         if (refused) return err(refused);
         const entry: Entry = { ...fields.value, id: entryId, revisionNumber: 0, createdAt: nowSeconds };
-        this.#db.insert(entries).values(entryRow(entry, nowSeconds)).run();
+        const changedSeq = this.#sync.recordWrite(undefined, entry);
+        this.#db.insert(entries).values({ ...entryRow(entry, nowSeconds), changedSeq }).run();
         this.#writeSelectors(entryId, entry.selectors);
         return ok(entry);
       }),
@@ -182,7 +187,7 @@ export class Registry extends DurableObject<Env> {
     if (typeof td !== "string") return err(td);
     if (input.updates.length > MAX_ENTRY_BATCH) return err({ reason: "batch_too_large", detail: `at most ${MAX_ENTRY_BATCH} updates per call` });
     const nowSeconds = Math.floor(input.now / 1000);
-    const results = this.ctx.storage.transactionSync(() =>
+    const results = this.#writeEntries(() =>
       input.updates.map((update): EntryResult => {
         const { id, revisionNumber, ...changes } = update;
         const current = this.#entry(id);
@@ -197,7 +202,8 @@ export class Registry extends DurableObject<Env> {
         if (refused) return err(refused);
         const entry: Entry = { ...fields.value, id, revisionNumber: current.revisionNumber + 1, createdAt: current.createdAt };
         const { id: _id, createdAt: _created, ...set } = entryRow(entry, nowSeconds);
-        this.#db.update(entries).set(set).where(and(eq(entries.id, id), eq(entries.revisionNumber, revisionNumber))).run();
+        const changedSeq = this.#sync.recordWrite(current, entry);
+        this.#db.update(entries).set({ ...set, changedSeq }).where(and(eq(entries.id, id), eq(entries.revisionNumber, revisionNumber))).run();
         this.#db.delete(entrySelectors).where(eq(entrySelectors.entryId, id)).run();
         this.#writeSelectors(id, entry.selectors);
         return ok(entry);
@@ -209,11 +215,13 @@ export class Registry extends DurableObject<Env> {
   /** Deletes up to 500 entries, each with its own result. */
   async deleteEntries(input: { readonly ids: readonly string[] }): Promise<Result<{ results: Result<{ id: string }, EntryFailure>[] }, EntryFailure>> {
     if (input.ids.length > MAX_ENTRY_BATCH) return err({ reason: "batch_too_large", detail: `at most ${MAX_ENTRY_BATCH} ids per call` });
-    const results = this.ctx.storage.transactionSync(() =>
+    const results = this.#writeEntries(() =>
       input.ids.map((id): Result<{ id: string }, EntryFailure> => {
-        const gone = this.#db.delete(entries).where(eq(entries.id, id)).returning({ id: entries.id }).get();
-        if (!gone) return err({ reason: "entry_not_found", detail: `no entry with id ${String(id).slice(0, 64)}` });
+        const before = this.#entry(id);
+        if (!before) return err({ reason: "entry_not_found", detail: `no entry with id ${String(id).slice(0, 64)}` });
+        this.#db.delete(entries).where(eq(entries.id, id)).run();
         this.#db.delete(entrySelectors).where(eq(entrySelectors.entryId, id)).run();
+        this.#sync.recordWrite(before, undefined);
         return ok({ id });
       }),
     );
@@ -283,24 +291,25 @@ export class Registry extends DurableObject<Env> {
    */
   async syncAuthorizedEntries(input: {
     readonly agentId: string;
-    readonly known: Readonly<Record<string, number>>;
-    readonly pageSize: number;
+    readonly cursor?: string;
     readonly pageToken?: string;
+    readonly pageSize: number;
+    /** Long-poll: when nothing changed since the cursor, answer at the next change or after this long. */
+    readonly waitMs?: number;
     readonly now: number;
-  }): Promise<Result<{ entries: Entry[]; removed: string[]; total: number; nextPageToken?: string }, AgentFailure>> {
-    const found = this.#authorized(input.agentId, input.now);
-    if (!found.ok) return found;
-    const authorized = found.value;
-    const ids = new Set(authorized.map((e) => e.id));
-    const changed = authorized.filter((e) => input.known[e.id] !== e.revisionNumber && (input.pageToken === undefined || e.id > input.pageToken));
-    const page = changed.slice(0, input.pageSize);
-    const removed = input.pageToken === undefined ? Object.keys(input.known).filter((id) => !ids.has(id)).sort() : [];
-    return ok({
-      entries: page,
-      removed,
-      total: authorized.length,
-      ...(changed.length > input.pageSize ? { nextPageToken: page[page.length - 1]!.id } : {}),
-    });
+  }): Promise<Result<SyncPage<Entry>, AgentFailure | SyncError>> {
+    const agent = this.#activeAgent(input.agentId);
+    if (!agent.ok) return agent;
+    const who = { id: input.agentId as SpiffeId, selectors: agent.value.selectors, selectorsKey: selectorsKey(agent.value.selectors) };
+    const request = { pageSize: input.pageSize, ...(input.cursor !== undefined ? { cursor: input.cursor } : {}), ...(input.pageToken !== undefined ? { pageToken: input.pageToken } : {}) };
+    const first = this.#sync.page(who, request, Math.floor(input.now / 1000));
+    const idle = first.ok && !first.value.full && first.value.entries.length === 0 && first.value.removed.length === 0 && !first.value.nextPageToken;
+    if (!idle || !input.waitMs) return first.ok ? ok(withoutSeq(first.value)) : first;
+    await this.#sync.waitForChange(input.waitMs);
+    const again = this.#activeAgent(input.agentId);
+    if (!again.ok) return again;
+    const page = this.#sync.page(who, request, Math.floor((input.now + input.waitMs) / 1000));
+    return page.ok ? ok(withoutSeq(page.value)) : page;
   }
 
   /** The entries among `entryIds` that the agent is authorized for (the others are absent). */
@@ -312,13 +321,31 @@ export class Registry extends DurableObject<Env> {
   }
 
   #authorized(agentId: string, now: number): Result<Entry[], AgentFailure> {
+    const agent = this.#activeAgent(agentId);
+    if (!agent.ok) return agent;
+    const nowSeconds = Math.floor(now / 1000);
+    const walk = authorizeWithIndex(agentId as SpiffeId, agent.value.selectors, this.#sync.index.byParent);
+    const authorized = walk.entries.filter((e) => e.expiresAt === 0 || e.expiresAt > nowSeconds).map(withoutSeqEntry);
+    return ok(authorized.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+  }
+
+  #activeAgent(agentId: string): Result<Agent, AgentFailure> {
     const agent = getAgent(this.#db, agentId);
     if (!agent.ok) return agent;
     if (agent.value.banned) return err({ reason: "agent_banned", detail: `${agentId} is banned` });
-    const nowSeconds = Math.floor(now / 1000);
-    const all = this.#db.select().from(entries).all().map(entryOf);
-    const authorized = authorizedEntries(agentId as SpiffeId, agent.value.selectors, all).filter((e) => e.expiresAt === 0 || e.expiresAt > nowSeconds);
-    return ok(authorized.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+    return agent;
+  }
+
+  /** One entries write transaction; the in-memory sync state follows it only once it committed. */
+  #writeEntries<T>(write: () => T): T {
+    try {
+      const result = this.ctx.storage.transactionSync(write);
+      this.#sync.commit();
+      return result;
+    } catch (e) {
+      this.#sync.discard();
+      throw e;
+    }
   }
 
   // ── attested agents (registry-agents.ts) ──────────────────────────────────────────────────────
@@ -390,6 +417,14 @@ export class Registry extends DurableObject<Env> {
   /** The last good bundle of each requested trust domain that has one (for the agent API). */
   async federatedBundles(input: { readonly trustDomains: readonly string[] }): Promise<Result<{ bundles: FederatedBundle[] }, FederationFailure>> {
     return federatedBundles(this.#db, input.trustDomains);
+  }
+
+  /** The federated bundles an agent serves: those of the trust domains its authorized entries federate with. */
+  async agentFederatedBundles(input: { readonly agentId: string; readonly now: number }): Promise<Result<{ bundles: FederatedBundle[] }, AgentFailure | FederationFailure>> {
+    const found = this.#authorized(input.agentId, input.now);
+    if (!found.ok) return found;
+    const tds = [...new Set(found.value.flatMap((e) => e.federatesWith))];
+    return tds.length === 0 ? ok({ bundles: [] }) : federatedBundles(this.#db, tds);
   }
 
   /** The object's one alarm: refreshes the federation relationships that are due, then re-arms for the earliest next one. */
@@ -536,7 +571,7 @@ export interface JoinTokenFailure {
 
 type EntryRow = typeof entries.$inferSelect;
 
-function entryRow(e: Entry, nowSeconds: number): EntryRow {
+function entryRow(e: Entry, nowSeconds: number): Omit<EntryRow, "changedSeq"> {
   return {
     id: e.id,
     spiffeId: e.spiffeId,
@@ -574,6 +609,16 @@ function entryOf(row: EntryRow): Entry {
     revisionNumber: row.revisionNumber,
     createdAt: row.createdAt,
   };
+}
+
+/** An indexed entry as the RPCs hand it out (the change sequence stays inside). */
+function withoutSeqEntry(e: IndexedEntry): Entry {
+  const { changedSeq: _seq, ...entry } = e;
+  return entry;
+}
+
+function withoutSeq(page: SyncPage<IndexedEntry>): SyncPage<Entry> {
+  return { ...page, entries: page.entries.map(withoutSeqEntry) };
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -13,6 +13,7 @@ import { csrKeyIsBound, teeNodeIdentity } from "../lib/node-attestation/tee";
 import { joinTokenAgentId, parseJoinToken } from "../lib/registry/ids";
 import { spiffeIdFromParts } from "../lib/spiffe/id";
 import { spiffeBundleDocument } from "../lib/spiffe/bundle";
+import { SYNC_PAGE_SIZE } from "../lib/registry/sync";
 import { verifyAgentProof } from "../lib/spiffe/agent-proof";
 import { decodeCsrText, parseAndVerifyCsr } from "../lib/x509/csr";
 import { packedCertificate } from "../lib/ca/issue";
@@ -220,18 +221,25 @@ function agentSelectors(agent: Agent): string[] {
   return agent.selectors.map((s) => `${s.type}:${s.value}`);
 }
 
-/** POST /agent/v1/entries/sync: new or changed authorized entries, and the ones no longer authorized. */
-export async function syncEntries(ctx: AgentFlowContext, agent: AuthenticatedAgent, body: { known: { id: string; revision_number: number }[]; page_size?: number; page_token?: string }) {
-  const known = Object.fromEntries(body.known.map((k) => [k.id, k.revision_number]));
+/**
+ * POST /agent/v1/entries/sync: the agent's authorized entries, in full or as the changes since its
+ * cursor (lib/registry/sync.ts), in pages; with `wait_ms`, an idle delta waits for the next change.
+ */
+export async function syncEntries(ctx: AgentFlowContext, agent: AuthenticatedAgent, body: { cursor?: string; page_token?: string; page_size?: number; wait_ms?: number }) {
   const r = await registryFor(ctx.env, ctx.config.trustDomain).syncAuthorizedEntries({
     agentId: agent.spiffeId,
-    known,
-    pageSize: body.page_size ?? 500,
+    pageSize: body.page_size ?? SYNC_PAGE_SIZE,
+    ...(body.cursor ? { cursor: body.cursor } : {}),
     ...(body.page_token ? { pageToken: body.page_token } : {}),
+    ...(body.wait_ms ? { waitMs: body.wait_ms } : {}),
     now: ctx.now,
   });
-  if (!r.ok) throw agentFailure(r.error.reason);
-  return { entries: r.value.entries.map(toWireEntry), removed: r.value.removed, total: r.value.total, next_page_token: r.value.nextPageToken ?? null };
+  if (!r.ok) {
+    if (r.error.reason === "invalid_page_token") throw new AppError("invalid_page_token", "page_token is not one this server handed out for this agent.");
+    throw agentFailure(r.error.reason);
+  }
+  const page = r.value;
+  return { full: page.full, entries: page.entries.map(toWireEntry), removed: page.removed, next_page_token: page.nextPageToken ?? null, cursor: page.cursor ?? null };
 }
 
 function agentFailure(reason: string): AppError {
@@ -302,9 +310,23 @@ export async function signAgentJwtSvid(ctx: AgentFlowContext, agent: Authenticat
   return { spiffe_id: svid.spiffeId, token: svid.token, expires_at: svid.expiresAt };
 }
 
-/** GET /agent/v1/bundles: the trust domain's bundle, as its bundle endpoint serves it. */
-export async function agentBundles(ctx: AgentFlowContext) {
-  const b = await caFor(ctx.env, ctx.config.trustDomain).getTrustBundle();
-  if (!b.ok) throw caUnavailable(b.error);
-  return { trust_domain: ctx.config.trustDomain, bundle: spiffeBundleDocument(b.value.keys, b.value.sequence, ctx.config.bundleRefreshHint), federated: {} as Record<string, unknown> };
+/**
+ * GET /agent/v1/bundles: the trust domain's bundle, as its bundle endpoint serves it, and the last good
+ * bundle of every trust domain the agent's authorized entries federate with (keyed by trust domain name).
+ */
+export async function agentBundles(ctx: AgentFlowContext, agent: AuthenticatedAgent) {
+  const [own, federated] = await Promise.all([
+    caFor(ctx.env, ctx.config.trustDomain).getTrustBundle(),
+    registryFor(ctx.env, ctx.config.trustDomain).agentFederatedBundles({ agentId: agent.spiffeId, now: ctx.now }),
+  ]);
+  if (!own.ok) throw caUnavailable(own.error);
+  if (!federated.ok) {
+    if (federated.error.reason === "agent_banned" || federated.error.reason === "agent_not_found") throw agentFailure(federated.error.reason);
+    throw new AppError("internal_error", "An internal error occurred.", { internal: `federated bundles: ${federated.error.reason}` });
+  }
+  return {
+    trust_domain: ctx.config.trustDomain,
+    bundle: spiffeBundleDocument(own.value.keys, own.value.sequence, ctx.config.bundleRefreshHint),
+    federated: Object.fromEntries(federated.value.bundles.map((b) => [b.trustDomain, b.bundle])),
+  };
 }

@@ -3,13 +3,16 @@
  * (SPIRE's challenge/response, single use, bound to one chain), JWT-SVIDs for authorized entries
  * only, and the bundles an agent serves.
  */
-import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { CertificateAuthority } from "../../src/durable/ca";
+import { spiffeBundleDocument } from "../../src/lib/spiffe/bundle";
 import { importJWK, jwtVerify } from "jose";
 import { concatBytes, fromBase64, fromPemAll, toBase64, toHex } from "../../src/lib/encoding";
 import { sha1 } from "../../src/lib/crypto/sha1";
 import { agentCall, agentKeys, attest, createEntry, joinedAgent, type Attested } from "../support/agent-api";
 import { fixtureText } from "../support/fixtures-workers";
-import { call, ORIGIN, problemOf } from "../support/worker-client";
+import { adminPost, call, ORIGIN, problemOf } from "../support/worker-client";
 import { x509 } from "../support/x509";
 
 const EC = { name: "ECDSA", namedCurve: "P-256" } as const;
@@ -143,5 +146,55 @@ describe("admin credentials: a JWT-SVID of an admin entry", () => {
     expect((await list(await mint(admin.id, "vault"))).status).toBe(401);
     const t = await mint(admin.id, ORIGIN);
     expect((await list(`${t.slice(0, -4)}AAAA`)).status).toBe(401);
+  });
+});
+
+describe("sync: long-poll, node entries, federated bundles", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  type Page = { full: boolean; entries: { id: string }[]; removed: string[]; cursor: string | null };
+
+  it("an idle delta with wait_ms answers at the next change, with that change", async () => {
+    const { keys, agent } = await joinedAgent();
+    const sync = async (body: Record<string, unknown>) => (await (await agentCall(keys, agent.svid[0]!, "POST", "/agent/v1/entries/sync", JSON.stringify(body))).json()) as Page;
+    const first = await sync({});
+    const t0 = Date.now();
+    const waiting = sync({ cursor: first.cursor, wait_ms: 20_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    const created = await createEntry("spiffe://example.org/long-poll", agent.spiffe_id, [["unix", "uid:7"]]);
+    const page = await waiting;
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(page).toMatchObject({ full: false, entries: [{ id: created.id }] });
+    // Nothing changes: the wait runs out and the answer is an empty delta.
+    const idle = await sync({ cursor: page.cursor, wait_ms: 300 });
+    expect(idle).toMatchObject({ full: false, entries: [], removed: [] });
+  });
+
+  it("a change to a node entry the agent matches makes the next sync a full one", async () => {
+    const { keys, agent } = await joinedAgent();
+    const sync = async (body: Record<string, unknown>) => (await (await agentCall(keys, agent.svid[0]!, "POST", "/agent/v1/entries/sync", JSON.stringify(body))).json()) as Page;
+    const first = await sync({});
+    await createEntry("spiffe://example.org/nodes/structural", "spiffe://example.org/signet/server", [["tee", "type:nothing-matches"]]);
+    expect((await sync({ cursor: first.cursor })).full).toBe(true);
+  });
+
+  it("bundles: the federated bundles of the trust domains the agent's entries federate with", async () => {
+    const ns = env.CA as DurableObjectNamespace<CertificateAuthority>;
+    const peerCa = await ns.get(ns.idFromName("peer-ca:agent-bundles")).getTrustBundle();
+    if (!peerCa.ok) throw new Error("peer CA");
+    const peerDoc = spiffeBundleDocument(peerCa.value.keys, peerCa.value.sequence, 300);
+    vi.stubGlobal("fetch", async (input: RequestInfo | URL) => {
+      const url = input instanceof Request ? input.url : String(input);
+      return url === "https://peer-bundles.test/bundle" ? new Response(JSON.stringify(peerDoc), { headers: { "Content-Type": "application/json" } }) : new Response("no", { status: 404 });
+    });
+    expect((await adminPost("/admin/v1/federation", { trust_domain: "peer-bundles.test", bundle_endpoint_url: "https://peer-bundles.test/bundle", bundle_endpoint_profile: "https_web" })).status).toBe(201);
+    const { keys, agent } = await joinedAgent();
+    const bundles = async () => (await (await agentCall(keys, agent.svid[0]!, "GET", "/agent/v1/bundles")).json()) as { federated: Record<string, { keys: { use: string; x5c?: string[] }[] }> };
+    expect((await bundles()).federated).toEqual({});
+    await createEntry("spiffe://example.org/federated-app", agent.spiffe_id, [["unix", "uid:8"]], { federatesWith: ["peer-bundles.test"] });
+    const got = (await bundles()).federated["peer-bundles.test"];
+    expect(got?.keys.filter((k) => k.use === "x509-svid").map((k) => k.x5c![0])).toEqual(peerDoc.keys.filter((k) => k.use === "x509-svid").map((k) => k.x5c![0]));
   });
 });

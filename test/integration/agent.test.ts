@@ -177,23 +177,33 @@ describe("authorized entries and X.509-SVIDs for an agent", () => {
     return body.results[0]!.entry;
   }
 
-  it("sync gives what is parented to the agent, then only what changed, and drops what is gone; SVIDs only for authorized entries", async () => {
+  it("sync gives what is parented to the agent, then only what changed, and what is gone; SVIDs only for authorized entries", async () => {
     const keys = await agentKeys();
     const a = (await (await attest({ type: "join_token", token: await joinToken(), csr: keys.csr })).json()) as Attested;
     const mine = await createEntry("spiffe://example.org/web", a.spiffe_id, [["unix", "uid:1000"]]);
     const foreign = await createEntry("spiffe://example.org/db", "spiffe://example.org/signet/agent/join_token/someone-else-0000", [["unix", "uid:1001"]]);
 
-    const sync = async (known: { id: string; revision_number: number }[]) => {
-      const res = await agentCall(keys, a.svid[0]!, "POST", "/agent/v1/entries/sync", JSON.stringify({ known }));
+    type Page = { full: boolean; entries: { id: string; spiffe_id: string; revision_number: number }[]; removed: string[]; cursor: string | null; next_page_token: string | null };
+    const sync = async (body: Record<string, unknown>) => {
+      const res = await agentCall(keys, a.svid[0]!, "POST", "/agent/v1/entries/sync", JSON.stringify(body));
       expect(res.status).toBe(200);
-      return (await res.json()) as { entries: { id: string; spiffe_id: string; revision_number: number }[]; removed: string[]; total: number };
+      return (await res.json()) as Page;
     };
-    const first = await sync([]);
-    expect(first.entries.map((e) => e.id)).toEqual([mine.id]);
-    expect(first.total).toBe(1);
-    expect((await sync([{ id: mine.id, revision_number: mine.revision_number }])).entries).toEqual([]);
-    const gone = await sync([{ id: mine.id, revision_number: mine.revision_number }, { id: foreign.id, revision_number: 1 }]);
-    expect(gone.removed).toEqual([foreign.id]);
+    const first = await sync({});
+    expect(first).toMatchObject({ full: true, entries: [{ id: mine.id }], removed: [], next_page_token: null });
+    expect(first.cursor).toEqual(expect.any(String));
+    expect(await sync({ cursor: first.cursor })).toMatchObject({ full: false, entries: [], removed: [] });
+
+    const mine2 = await createEntry("spiffe://example.org/web2", a.spiffe_id, [["unix", "uid:1002"]]);
+    const delta = await sync({ cursor: first.cursor });
+    expect(delta).toMatchObject({ full: false, entries: [{ id: mine2.id }], removed: [] });
+    const del = await call("/admin/v1/entries/delete", { method: "POST", headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" }, body: JSON.stringify({ ids: [mine2.id] }) });
+    expect(del.status).toBe(200);
+    expect(await sync({ cursor: delta.cursor })).toMatchObject({ full: false, entries: [], removed: [mine2.id] });
+    expect((await sync({ cursor: "not-a-cursor" })).full).toBe(true);
+    const badToken = await agentCall(keys, a.svid[0]!, "POST", "/agent/v1/entries/sync", JSON.stringify({ page_token: "AAAA" }));
+    expect(badToken.status).toBe(400);
+    expect(await problemOf(badToken)).toMatchObject({ code: "invalid_page_token" });
 
     const csr = (await agentKeys()).csr;
     const signed = await agentCall(keys, a.svid[0]!, "POST", "/agent/v1/svids/x509", JSON.stringify({ requests: [{ entry_id: mine.id, csr }, { entry_id: foreign.id, csr }] }));
@@ -218,7 +228,7 @@ describe("authorized entries and X.509-SVIDs for an agent", () => {
     const workload = await createEntry("spiffe://example.org/guest-app", node.id ? "spiffe://example.org/nodes/sample-guests" : "", [["unix", "uid:0"]]);
     const unmatched = await createEntry("spiffe://example.org/nodes/snp-guests", "spiffe://example.org/signet/server", [["tee", "type:snp"]]);
     const hidden = await createEntry("spiffe://example.org/snp-app", "spiffe://example.org/nodes/snp-guests", [["unix", "uid:0"]]);
-    const res = await agentCall(keys, a.svid[0]!, "POST", "/agent/v1/entries/sync", JSON.stringify({ known: [] }));
+    const res = await agentCall(keys, a.svid[0]!, "POST", "/agent/v1/entries/sync", JSON.stringify({}));
     const ids = ((await res.json()) as { entries: { id: string }[] }).entries.map((e) => e.id);
     expect(ids).toContain(workload.id);
     expect(ids).not.toContain(hidden.id);

@@ -58,6 +58,8 @@ export const entries = sqliteTable(
     expiresAt: integer("expires_at").notNull(),
     /** Bumped on every update; updates compare-and-set on it. */
     revisionNumber: integer("revision_number").notNull(),
+    /** The registry change sequence of the entry's last write (agents' sync cursors, lib/registry/sync.ts). */
+    changedSeq: integer("changed_seq").notNull().default(0),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -67,6 +69,24 @@ export const entries = sqliteTable(
     index("entries_hint").on(t.hint),
   ],
 );
+
+/** Deleted entries, by the change sequence of their deletion, for agents' delta syncs (pruned oldest first). */
+export const entryTombstones = sqliteTable(
+  "entry_tombstones",
+  {
+    id: text("id").primaryKey(),
+    seq: integer("seq").notNull(),
+  },
+  (t) => [index("entry_tombstones_seq").on(t.seq)],
+);
+
+/** The sync counters (one row, id 1): see SyncCounters in lib/registry/sync.ts. */
+export const syncCounters = sqliteTable("sync_counters", {
+  id: integer("id").primaryKey(),
+  seq: integer("seq").notNull(),
+  structureSeq: integer("structure_seq").notNull(),
+  tombstoneFloor: integer("tombstone_floor").notNull(),
+});
 
 /** One row per selector of an entry, written and deleted with it in the same transaction. */
 export const entrySelectors = sqliteTable(

@@ -79,4 +79,4 @@ agentApi.post("/svids/jwt", async (c) => {
 });
 
 agentApi.use("/bundles", agentAuth);
-agentApi.get("/bundles", async (c) => c.json(await agentBundles(flowOf(c)), 200, NO_STORE));
+agentApi.get("/bundles", async (c) => c.json(await agentBundles(flowOf(c), c.get("agent")!), 200, NO_STORE));

@@ -26,11 +26,15 @@ export const AttestAgentBody = z.discriminatedUnion("type", [
 /** POST /agent/v1/renew: a new agent SVID for the key in the CSR. */
 export const RenewAgentBody = z.strictObject({ csr });
 
-/** POST /agent/v1/entries/sync: what the agent holds (entry id → revision), and the page it wants. */
+/**
+ * POST /agent/v1/entries/sync: the cursor of the agent's last complete sync (none: a full sync), or
+ * the page token of the sync in progress; `wait_ms` long-polls an idle delta.
+ */
 export const SyncEntriesBody = z.strictObject({
-  known: z.array(z.strictObject({ id: z.string().min(1).max(255), revision_number: z.number().int().min(0) })).max(200_000),
+  cursor: z.string().min(1).max(512).optional(),
+  page_token: z.string().min(1).max(512).optional(),
   page_size: z.number().int().min(1).max(500).optional(),
-  page_token: z.string().min(1).max(255).optional(),
+  wait_ms: z.number().int().min(0).max(25_000).optional(),
 });
 
 /** POST /agent/v1/svids/x509: up to 500 CSRs, each for one authorized entry. */
