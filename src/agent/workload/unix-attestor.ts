@@ -1,0 +1,181 @@
+/**
+ * Workload attestation of a local caller (SPIRE's `unix` workload attestor, on our terms): from the
+ * kernel's peer credentials of the connection (pid, uid, gid) and /proc, the selectors
+ * `unix:uid:N`, `unix:gid:N`, `unix:user:NAME`, `unix:group:NAME` (from the passwd and group files),
+ * `unix:path:/abs` (the /proc/<pid>/exe link) and `unix:sha256:<hex>` (of the executable, read
+ * through /proc/<pid>/exe, so a file replaced after exec is not what is hashed).
+ *
+ * PID reuse: the process start time (/proc/<pid>/stat field 22) recorded when the connection was
+ * accepted must still be the start time, and /proc/<pid> must still belong to the peer's uid and gid,
+ * after everything else was read (as SPIRE's peertracker checks). Otherwise the pid now names another
+ * process and the caller gets no selectors at all.
+ */
+import { createHash } from "node:crypto";
+import { promises as fsp, readFileSync, statSync } from "node:fs";
+import { BoundedCache } from "../../lib/bounded-cache";
+import { err, ok, type Result } from "../../lib/result";
+import type { PeerCredentials } from "./peer-credentials";
+
+/** The peer as recorded at accept time. */
+export interface CallerProcess extends PeerCredentials {
+  /** /proc/<pid>/stat field 22 (clock ticks since boot), as read at accept time. */
+  readonly startTime: string;
+}
+
+export type AttestationFailureReason = "process_gone" | "pid_reused" | "proc_unreadable";
+
+export interface AttestationFailure {
+  readonly reason: AttestationFailureReason;
+  readonly detail: string;
+}
+
+export interface UnixAttestorOptions {
+  /** Default `/proc`. */
+  readonly procRoot?: string;
+  /** Default `/etc/passwd`. */
+  readonly passwdPath?: string;
+  /** Default `/etc/group`. */
+  readonly groupPath?: string;
+}
+
+/** Field 22 of /proc/<pid>/stat; the command name (field 2) may hold spaces and parentheses. */
+export function parseStartTime(stat: string): string | undefined {
+  const close = stat.lastIndexOf(")");
+  if (close < 0) return undefined;
+  // After ") " come fields 3, 4, …; field 22 is the 20th of them.
+  const rest = stat.slice(close + 2).split(" ");
+  const start = rest[19];
+  return start !== undefined && /^\d+$/.test(start) ? start : undefined;
+}
+
+/** `name:…:id:…` lines (passwd: id in column 3; group: id in column 3) → id → first name. */
+export function parseIdNames(text: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const cols = line.split(":");
+    const name = cols[0];
+    const id = cols[2];
+    if (!name || id === undefined || !/^\d+$/.test(id)) continue;
+    const n = Number(id);
+    if (!out.has(n)) out.set(n, name);
+  }
+  return out;
+}
+
+/** A file of id → name, re-read when its size or mtime changes. */
+class IdNameFile {
+  #key = "";
+  #names = new Map<number, string>();
+
+  constructor(readonly path: string) {}
+
+  name(id: number): string | undefined {
+    try {
+      const st = statSync(this.path);
+      const key = `${st.size}:${st.mtimeMs}:${st.ino}`;
+      if (key !== this.#key) {
+        this.#names = parseIdNames(readFileSync(this.path, "utf8"));
+        this.#key = key;
+      }
+    } catch {
+      this.#names = new Map();
+      this.#key = "";
+    }
+    return this.#names.get(id);
+  }
+}
+
+export class UnixAttestor {
+  readonly #proc: string;
+  readonly #users: IdNameFile;
+  readonly #groups: IdNameFile;
+  /** sha256 by the executable's (dev, inode, size, mtime, ctime): a changed file is hashed again. */
+  readonly #hashes = new BoundedCache<string>(1024);
+  /** Hashes being computed, so concurrent first callers of one executable share one read. */
+  readonly #hashing = new Map<string, Promise<string>>();
+
+  constructor(options: UnixAttestorOptions = {}) {
+    this.#proc = options.procRoot ?? "/proc";
+    this.#users = new IdNameFile(options.passwdPath ?? "/etc/passwd");
+    this.#groups = new IdNameFile(options.groupPath ?? "/etc/group");
+  }
+
+  /** The start time of `pid` now, or undefined when there is no such process. */
+  startTime(pid: number): string | undefined {
+    try {
+      return parseStartTime(readFileSync(`${this.#proc}/${pid}/stat`, "latin1"));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async attest(caller: CallerProcess): Promise<Result<string[], AttestationFailure>> {
+    const base = `${this.#proc}/${caller.pid}`;
+    let path: string;
+    let sha256: string;
+    try {
+      path = await fsp.readlink(`${base}/exe`);
+      sha256 = await this.#hashExecutable(`${base}/exe`);
+    } catch (e) {
+      const alive = this.startTime(caller.pid);
+      if (alive === undefined) return err({ reason: "process_gone", detail: `process ${caller.pid} has exited` });
+      if (alive !== caller.startTime) return err({ reason: "pid_reused", detail: `pid ${caller.pid} now names another process` });
+      return err({ reason: "proc_unreadable", detail: `cannot read the executable of process ${caller.pid}: ${(e as Error).message}` });
+    }
+    const now = this.startTime(caller.pid);
+    if (now === undefined) return err({ reason: "process_gone", detail: `process ${caller.pid} has exited` });
+    if (now !== caller.startTime) return err({ reason: "pid_reused", detail: `pid ${caller.pid} now names another process (start time ${now}, was ${caller.startTime})` });
+    try {
+      const st = await fsp.stat(base);
+      if (st.uid !== caller.uid || st.gid !== caller.gid) return err({ reason: "pid_reused", detail: `process ${caller.pid} no longer runs as the peer's uid/gid` });
+    } catch {
+      return err({ reason: "process_gone", detail: `process ${caller.pid} has exited` });
+    }
+
+    const selectors = [`unix:uid:${caller.uid}`, `unix:gid:${caller.gid}`];
+    const user = this.#users.name(caller.uid);
+    if (user !== undefined) selectors.push(`unix:user:${user}`);
+    const group = this.#groups.name(caller.gid);
+    if (group !== undefined) selectors.push(`unix:group:${group}`);
+    selectors.push(`unix:path:${path}`, `unix:sha256:${sha256}`);
+    return ok(selectors);
+  }
+
+  async #hashExecutable(exe: string): Promise<string> {
+    const fh = await fsp.open(exe, "r");
+    try {
+      const st = await fh.stat({ bigint: true });
+      const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      const cached = this.#hashes.get(key);
+      if (cached !== undefined) return cached;
+      let pending = this.#hashing.get(key);
+      if (!pending) {
+        pending = hashHandle(fh);
+        this.#hashing.set(key, pending);
+      }
+      try {
+        const hex = await pending;
+        this.#hashes.set(key, hex);
+        return hex;
+      } finally {
+        this.#hashing.delete(key);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+async function hashHandle(fh: fsp.FileHandle): Promise<string> {
+  const hash = createHash("sha256");
+  const chunk = Buffer.allocUnsafe(1 << 20);
+  let position = 0;
+  for (;;) {
+    const { bytesRead } = await fh.read(chunk, 0, chunk.length, position);
+    if (bytesRead === 0) break;
+    hash.update(chunk.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+  return hash.digest("hex");
+}
