@@ -20,6 +20,7 @@ import { health } from "./routes/health";
 import { kbs } from "./routes/kbs";
 import { KBS_MAX_BODY_BYTES } from "./schemas/kbs";
 import { oidc } from "./routes/oidc";
+import { openapi } from "./routes/openapi";
 
 /** Largest admin request body: a CSR with a 8192-bit RSA key fits several times over. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -40,6 +41,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", oidc);
   app.route("/bundle", bundle);
   app.route("/attestation", attestationKeys);
+  app.route("/openapi.json", openapi);
 
   const limit = (maxSize: number) =>
     bodyLimit({

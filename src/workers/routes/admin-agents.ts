@@ -14,7 +14,7 @@ export const adminAgents = new Hono<AppEnv>();
 
 const NO_STORE = { "Cache-Control": "no-store" };
 
-const ListAgentsQuery = z.strictObject({
+export const ListAgentsQuery = z.strictObject({
   attestation_type: z.enum(["join_token", "tee", "x509pop"]).optional(),
   banned: z.enum(["true", "false"]).optional(),
   page_size: z.string().regex(/^[0-9]{1,4}$/, "must be decimal digits").optional(),

@@ -12,8 +12,8 @@ import { readJson } from "../middleware/json-body";
 
 export const adminCollateral = new Hono<AppEnv>();
 
-const Product = z.enum(["Milan", "Genoa", "Turin"]);
-const Signer = z.enum(["vcek", "vlek"]);
+export const Product = z.enum(["Milan", "Genoa", "Turin"]);
+export const Signer = z.enum(["vcek", "vlek"]);
 /** A security patch level as KDS takes it: decimal digits only (no "", "0x44", "5e0", signs or spaces), 0-255. */
 const Spl = z
   .string()
@@ -59,7 +59,7 @@ adminCollateral.put("/snp/crl/:product/:signer", async (c) => {
   return c.json(stored(await collateralStore(c.env).uploadSnpCrl({ product: product.data, signer: signer.data, der })), 201);
 });
 
-const TdxUpload = z.strictObject({ files: z.record(z.string(), z.string().max(512 * 1024)) });
+export const TdxUpload = z.strictObject({ files: z.record(z.string(), z.string().max(512 * 1024)) });
 
 adminCollateral.put("/tdx", async (c) => {
   const body = await readJson(c, TdxUpload);
@@ -72,7 +72,7 @@ adminCollateral.put("/tdx", async (c) => {
   return c.json({ items: stored(await collateralStore(c.env).uploadTdxCollateral({ files })) }, 201);
 });
 
-const VcekQuery = z.strictObject({ product: Product, chip_id: z.string().regex(/^[0-9a-fA-F]{128}$/, "chip_id must be 64 bytes of hex"), bl: Spl, tee: Spl, snp: Spl, ucode: Spl, fmc: Spl.optional() });
+export const VcekQuery = z.strictObject({ product: Product, chip_id: z.string().regex(/^[0-9a-fA-F]{128}$/, "chip_id must be 64 bytes of hex"), bl: Spl, tee: Spl, snp: Spl, ucode: Spl, fmc: Spl.optional() });
 
 adminCollateral.get("/snp/vcek", async (c) => {
   const q = VcekQuery.safeParse(c.req.query());
@@ -84,7 +84,7 @@ adminCollateral.get("/snp/vcek", async (c) => {
   return c.body(r.value.der as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "application/pkix-cert", "Cache-Control": "no-store" });
 });
 
-const TdxQuery = z.strictObject({ fmspc: z.string().regex(/^[0-9a-fA-F]{12}$/, "fmspc must be 6 bytes of hex"), ca: z.enum(["platform", "processor"]).default("platform") });
+export const TdxQuery = z.strictObject({ fmspc: z.string().regex(/^[0-9a-fA-F]{12}$/, "fmspc must be 6 bytes of hex"), ca: z.enum(["platform", "processor"]).default("platform") });
 
 adminCollateral.get("/tdx", async (c) => {
   const q = TdxQuery.safeParse(c.req.query());
