@@ -101,11 +101,6 @@ export class AgentCache implements AgentState {
 
   // ------------------------------------------------------------------ the sync loop's side
 
-  /** The entries held, as the sync call's `known`. */
-  known(): { id: string; revision_number: number }[] {
-    return [...this.#entries.values()].map((e) => ({ id: e.id, revision_number: e.revision_number }));
-  }
-
   entryCount(): number {
     return this.#entries.size;
   }

@@ -22,6 +22,8 @@ import { FLAG_KEYS, fromEnv, fromFileText, resolveConfig, type AgentConfig, type
 import { createLogger, type Logger } from "./log";
 import { AgentServerClient, oneLine, type Fetch } from "./server-client";
 import { SyncLoop, defaultSleep } from "./sync";
+import { SocketPathError, socketPathFrom, startWorkloadApi, type WorkloadApiServer } from "./workload";
+import { prepareSocketPath } from "./workload/socket";
 import { loadX509PopCredential } from "./x509pop";
 
 export const VERSION = "0.1.0";
@@ -151,6 +153,13 @@ async function run(io: AgentIo, config: AgentConfig): Promise<number> {
   const clock = io.clock ?? systemClock;
   const log = createLogger({ level: config.logLevel, write: io.stderr, now: () => clock.now() });
   const attestor = await attestorFor(config, io, log);
+  // A socket path that cannot be served fails now, before a join token is spent on attestation.
+  try {
+    await prepareSocketPath(socketPathFrom(config.socketPath));
+  } catch (e) {
+    if (e instanceof SocketPathError) throw new UsageError(`--socket: ${e.message}`);
+    throw e;
+  }
   const client = new AgentServerClient({ server: config.server, clock, ...(io.fetch ? { fetch: io.fetch } : {}) });
   const random = Math.random;
   const identity = new AgentIdentity({ client, attestor, clock, random, log });
@@ -160,11 +169,21 @@ async function run(io: AgentIo, config: AgentConfig): Promise<number> {
   const cache = new AgentCache({ trustDomain, clock, mintJwtSvid: (entryId, audience) => client.signJwtSvid(entryId, audience) });
   cache.setBundles(bundleSetFromAuthorities(trustDomain, identity.current.bundle));
 
-  // TODO(workload-api): start the Workload API server on config.socketPath, reading `cache` (an
-  // AgentState) and `log`, once src/agent/workload/ exports it; stop it when io.signal aborts.
-
+  let api: WorkloadApiServer;
+  try {
+    // It answers Unavailable until the first sync round has completed (cache.ready()).
+    api = await startWorkloadApi({ socket: config.socketPath, state: cache, logger: log, now: () => clock.now() });
+  } catch (e) {
+    if (e instanceof SocketPathError) throw new UsageError(`--socket: ${e.message}`);
+    throw e;
+  }
+  log.info("workload api listening", { socket: api.socketPath });
   const loop = new SyncLoop({ client, cache, identity, clock, random, log });
-  await loop.run(io.signal);
+  try {
+    await loop.run(io.signal);
+  } finally {
+    await api.close();
+  }
   log.info("stopped", { rounds: loop.rounds });
   return 0;
 }

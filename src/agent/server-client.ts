@@ -51,13 +51,14 @@ export interface ServerClientOptions {
 }
 
 export interface SyncInput {
-  /** What the agent holds (id → revision); or, with a server that gave one, the cursor instead. */
-  readonly known?: readonly { readonly id: string; readonly revision_number: number }[];
+  /** The cursor the last complete sync ended with; without one the server sends everything (`full`). */
   readonly cursor?: string;
   readonly pageSize?: number;
   readonly pageToken?: string;
   /** Long-poll: the server answers when something changed, or after this long (omitted when undefined). */
   readonly waitMs?: number;
+  /** Ends the call early (the agent is stopping). */
+  readonly signal?: AbortSignal;
 }
 
 export type AttestBody =
@@ -105,12 +106,12 @@ export class AgentServerClient {
 
   syncEntries(input: SyncInput): Promise<Result<SyncAnswer, ServerError>> {
     const body = {
-      ...(input.cursor === undefined ? { known: input.known ?? [] } : { cursor: input.cursor }),
+      ...(input.cursor === undefined ? {} : { cursor: input.cursor }),
       ...(input.pageSize === undefined ? {} : { page_size: input.pageSize }),
       ...(input.pageToken === undefined ? {} : { page_token: input.pageToken }),
       ...(input.waitMs === undefined ? {} : { wait_ms: input.waitMs }),
     };
-    return this.#call("POST", "entries/sync", body, SyncAnswer, true, input.waitMs ?? 0);
+    return this.#call("POST", "entries/sync", body, SyncAnswer, true, input.waitMs ?? 0, input.signal);
   }
 
   signX509Svids(requests: readonly { readonly entry_id: string; readonly csr: string }[]): Promise<Result<X509SvidsAnswer, ServerError>> {
@@ -125,7 +126,7 @@ export class AgentServerClient {
     return this.#call("GET", "bundles", undefined, BundlesAnswer);
   }
 
-  async #call<S extends z.ZodType>(method: string, name: string, body: unknown, schema: S, proved = true, waitMs = 0): Promise<Result<z.infer<S>, ServerError>> {
+  async #call<S extends z.ZodType>(method: string, name: string, body: unknown, schema: S, proved = true, waitMs = 0, signal?: AbortSignal): Promise<Result<z.infer<S>, ServerError>> {
     const url = new URL(`agent/v1/${name}`, this.#base);
     const path = url.pathname;
     const fail = (reason: ServerFailureReason, detail: string, more: { status?: number; code?: string } = {}) => err<ServerError>({ reason, detail, path, ...more });
@@ -144,7 +145,7 @@ export class AgentServerClient {
         headers,
         ...(body === undefined ? {} : { body: bytes }),
         redirect: "manual",
-        signal: AbortSignal.timeout(this.#timeoutMs + waitMs),
+        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs + waitMs)]) : AbortSignal.timeout(this.#timeoutMs + waitMs),
       });
     } catch (e) {
       return fail("unreachable", `${this.#base.origin} cannot be reached: ${describeFetchError(e)}`);

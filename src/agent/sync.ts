@@ -3,9 +3,10 @@
  * round, from whatever state the cache is in:
  *
  *   1. drop SVIDs that have expired; renew the agent SVID if its rotation point has passed;
- *   2. sync entries: send what is held (id → revision), take the new or changed ones and the removed
- *      ids, page by page; when nothing is due, as a long-poll (`wait_ms`) that the server answers as
- *      soon as something changes, so a new entry reaches its workload without waiting for a tick;
+ *   2. sync entries from the cursor the last sync ended with (none: a full sync), page by page: a
+ *      full sync replaces what is held, a delta brings new or changed entries and removed ids; when
+ *      nothing is due, as a long-poll (`wait_ms`) that the server answers as soon as something
+ *      changes, so a new entry reaches its workload without waiting for a tick;
  *   3. fetch the bundles (own and federated);
  *   4. sign, in batches of ≤ 500 CSRs, every workload entry whose SVID is missing, past its rotation
  *      point (half-life ± 10 %, fixed per SVID), issued for another SPIFFE ID, DNS names or TTL, or
@@ -108,7 +109,7 @@ export class SyncLoop {
       const started = clock.now();
       let outcome: RoundOutcome;
       try {
-        outcome = await this.round({ wait: status === "ok" && failures === 0 });
+        outcome = await this.round({ wait: status === "ok" && failures === 0, signal });
       } catch (e) {
         if (e instanceof AgentFatalError) throw e;
         outcome = { status: "failed", signed: 0, failedSvids: 0, error: `unexpected: ${e instanceof Error ? e.message : String(e)}` };
@@ -137,7 +138,7 @@ export class SyncLoop {
   }
 
   /** One round (see the file's header). `wait`: long-poll the entry sync when nothing is due sooner. */
-  async round(options: { readonly wait?: boolean } = {}): Promise<RoundOutcome> {
+  async round(options: { readonly wait?: boolean; readonly signal?: AbortSignal } = {}): Promise<RoundOutcome> {
     const { cache, identity, clock } = this.#o;
     this.#rounds++;
     for (const s of [...cache.svids()]) if (clock.now() >= s.notAfter) cache.dropSvid(s.entryId);
@@ -146,7 +147,8 @@ export class SyncLoop {
     const fresh = await identity.ensureFresh();
     if (!fresh.ok) return { status: "failed", signed: 0, failedSvids: 0, error: fresh.error };
 
-    const synced = await this.#syncEntries(options.wait === true ? this.#waitFor() : undefined);
+    const synced = await this.#syncEntries(options.wait === true ? this.#waitFor() : undefined, options.signal);
+    if (options.signal?.aborted) return { status: "ok", signed: 0, failedSvids: 0 };
     cache.flush();
     if (!synced.ok) return this.#failed(synced.error, "entry sync");
 
@@ -180,23 +182,22 @@ export class SyncLoop {
     return { status: "failed", signed: 0, failedSvids: 0, error };
   }
 
-  async #syncEntries(waitMs: number | undefined): Promise<Result<{ consistent: boolean }, ServerError>> {
+  async #syncEntries(waitMs: number | undefined, signal: AbortSignal | undefined): Promise<Result<{ consistent: boolean }, ServerError>> {
     const { client, cache, log } = this.#o;
     const serverId = `spiffe://${cache.trustDomain}/signet/server`;
-    const base = this.#cursor === undefined ? { known: cache.known() } : { cursor: this.#cursor };
+    const base = this.#cursor === undefined ? {} : { cursor: this.#cursor };
     const listed = new Set<string>();
     let pageToken: string | undefined;
-    let ignored = 0;
     let wait = waitMs;
     for (let pages = 0; pages < MAX_PAGES; pages++) {
-      const r = await client.syncEntries({ ...base, pageSize: this.#o.pageSize ?? 500, ...(pageToken ? { pageToken } : {}), ...(wait !== undefined ? { waitMs: wait } : {}) });
+      const r = await client.syncEntries({ ...base, pageSize: this.#o.pageSize ?? 500, ...(pageToken ? { pageToken } : {}), ...(wait !== undefined ? { waitMs: wait, ...(signal ? { signal } : {}) } : {}) });
       if (!r.ok) {
         if (r.error.status === 400 && wait !== undefined) {
           // A server without long-poll refuses the unknown field: poll (once a second) instead.
           this.#longPoll = false;
           log.warn("the server does not long-poll entry syncs; polling instead", { detail: r.error.detail });
-        } else if (r.error.status === 400 && this.#cursor !== undefined) {
-          // A cursor or page token the server no longer honours: the next round syncs in full.
+        } else if (r.error.status === 400) {
+          // A cursor or page token the server does not honour: the next round syncs in full.
           this.#cursor = undefined;
         }
         return err(r.error);
@@ -204,16 +205,14 @@ export class SyncLoop {
       wait = undefined;
       const page = r.value;
       cache.applyEntries(page.entries, page.removed);
-      for (const e of page.entries) {
-        listed.add(e.id);
-        if (e.parent_id === serverId) ignored++;
-      }
+      for (const e of page.entries) if (e.parent_id !== serverId) listed.add(e.id);
       if (page.entries.length > 0 || page.removed.length > 0) log.debug("entries synced", { changed: page.entries.length, removed: page.removed.length, held: cache.entryCount() });
       pageToken = page.next_page_token ?? undefined;
       if (pageToken) continue;
-      if (page.full === true) cache.retainOnly(listed);
+      if (page.full) cache.retainOnly(listed);
       this.#cursor = page.cursor ?? undefined;
-      return ok({ consistent: page.total === undefined || cache.entryCount() + ignored === page.total });
+      // Without a cursor to go on from, the next round must list everything again, at once.
+      return ok({ consistent: this.#cursor !== undefined });
     }
     this.#cursor = undefined;
     return ok({ consistent: false });

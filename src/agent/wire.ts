@@ -48,16 +48,15 @@ export const WireEntry = z.object({
 export type WireEntry = z.infer<typeof WireEntry>;
 
 /**
- * One page of an entry sync. Against `known` (what the agent holds): new or changed entries, and
- * the held ids no longer authorized. A server with cursors says `full` (this sync lists every
- * authorized entry: whatever is not in its pages is gone) or a delta, and ends with a `cursor`.
+ * One page of an entry sync: `full` (every authorized entry, over the pages: whatever the agent
+ * holds that is not in them is gone) or a delta since the cursor sent (new or changed entries, and
+ * removed ids on the first page); the last page carries the cursor for the next sync.
  */
 export const SyncAnswer = z.object({
+  full: z.boolean(),
   entries: z.array(WireEntry).max(1000),
   removed: z.array(z.string().min(1).max(255)),
-  total: z.number().int().min(0).optional(),
   next_page_token: z.string().min(1).max(1024).nullish(),
-  full: z.boolean().optional(),
   cursor: z.string().min(1).max(1024).nullish(),
 });
 export type SyncAnswer = z.infer<typeof SyncAnswer>;

@@ -25,13 +25,13 @@ describe("the agent-API client", () => {
   it.each([
     ["down", () => Promise.reject(Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } })), "unreachable", /cannot be reached: ECONNREFUSED/],
     ["HTML from a proxy", async () => json(200, "<html>hi</html>", "text/html"), "bad_response", /not what the agent API sends/],
-    ["a wrong shape", async () => json(200, { entries: "no" }), "bad_response", /entries/],
+    ["a wrong shape", async () => json(200, { full: true, entries: "no", removed: [] }), "bad_response", /entries/],
     ["a problem", async () => json(401, { code: "agent_unauthorized", detail: "The agent proof is not valid." }, "application/problem+json"), "refused", /HTTP 401 agent_unauthorized: The agent proof is not valid\./],
     ["a 503", async () => json(503, "overloaded", "text/plain"), "unavailable", /HTTP 503/],
     ["an endless body", async () => new Response(new ReadableStream({ pull: (c) => c.enqueue(new Uint8Array(1 << 20)) }), { status: 200 }), "bad_response", /larger than/],
   ] as const)("%s → %s with one readable line", async (_name, fetch, reason, detail) => {
     const c = await client(fetch as Fetch);
-    const r = await c.syncEntries({ known: [] });
+    const r = await c.syncEntries({});
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.error.reason).toBe(reason);
@@ -43,12 +43,12 @@ describe("the agent-API client", () => {
     let seen: { url: string; body: Uint8Array; proof: string } | undefined;
     const c = await client(async (url, init) => {
       seen = { url, body: init.body as Uint8Array, proof: (init.headers as Record<string, string>)["Signet-Agent-Proof"]! };
-      return json(200, { entries: [], removed: [], total: 0, next_page_token: null });
+      return json(200, { full: false, entries: [], removed: [], next_page_token: null, cursor: "c1" });
     });
-    const r = await c.syncEntries({ known: [{ id: "a", revision_number: 2 }], pageSize: 500, waitMs: 20_000 });
+    const r = await c.syncEntries({ cursor: "c0", pageSize: 500, waitMs: 20_000 });
     expect(r.ok).toBe(true);
     expect(seen!.url).toBe("http://127.0.0.1:8787/agent/v1/entries/sync");
-    expect(JSON.parse(new TextDecoder().decode(seen!.body))).toEqual({ known: [{ id: "a", revision_number: 2 }], page_size: 500, wait_ms: 20_000 });
+    expect(JSON.parse(new TextDecoder().decode(seen!.body))).toEqual({ cursor: "c0", page_size: 500, wait_ms: 20_000 });
     const claims = decodeJwsJsonPart(seen!.proof.split(".")[1]!)!;
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", seen!.body as Uint8Array<ArrayBuffer>));
     expect(fromBase64(claims.ath as string)).toEqual(digest);

@@ -1,7 +1,7 @@
 /**
- * A fake of Signet's agent API for the agent's unit tests: the sync semantics of the Registry
- * (`known` → new or changed entries, removed ids on the first page, pages in id order; or, in
- * "full" mode, a cursor server's full listing), a real CA (lib/ca: the CSRs are parsed and their
+ * A fake of Signet's agent API for the agent's unit tests: the Registry's cursor sync (no cursor or
+ * an unknown one: a full sync; else the delta since the cursor's snapshot, removed ids on the first
+ * page; pages in id order, each sync's pages from one snapshot), a real CA (lib/ca: the CSRs are parsed and their
  * signatures checked, the SVIDs are real DER) that can rotate, bundles, JWT-SVIDs, and injectable
  * faults per call.
  */
@@ -64,7 +64,9 @@ export class FakeAgentApi implements AgentApi {
   readonly clock: Clock;
   /** What the agent is authorized for (node entries included: the agent must ignore them). */
   readonly authorized = new Map<string, WireEntry>();
-  mode: "known" | "full" = "known";
+  /** `delta`: cursors are honoured; `full`: every sync is a full one (a server that lost its history). */
+  mode: "delta" | "full" = "delta";
+  readonly #snapshots = new Map<number, Map<string, WireEntry>>();
   /** Faults for the next calls of a method, used up in order. */
   readonly faults = new Map<Method, Fault[]>();
   /** Every call to a method fails this way while set. */
@@ -170,22 +172,43 @@ export class FakeAgentApi implements AgentApi {
     const f = this.#fault("syncEntries");
     if (f) return err(f);
     if (input.waitMs !== undefined && !this.acceptsWaitMs) return err({ reason: "refused", detail: "HTTP 400 invalid_request: wait_ms", path: "/agent/v1/entries/sync", status: 400, code: "invalid_request" });
-    const now = this.clock.now() / 1000;
-    const live = [...this.authorized.values()].filter((e) => e.expires_at === 0 || e.expires_at > now).sort((a, b) => (a.id < b.id ? -1 : 1));
     const size = input.pageSize ?? 500;
-    const after = input.pageToken ?? "";
-    if (this.mode === "full") {
-      const pending = live.filter((e) => e.id > after);
-      const page = pending.slice(0, size);
-      const more = pending.length > page.length;
-      return ok({ entries: page, removed: [], full: true, ...(more ? { next_page_token: page[page.length - 1]!.id } : { cursor: `c${this.calls.length}`, next_page_token: null }) });
+    // A page token: [full?, the snapshot the sync started from, the cursor it started at, the last id sent].
+    let token: { full: boolean; snapshot: number; since: number | undefined; after: string };
+    if (input.pageToken !== undefined) {
+      const t = JSON.parse(input.pageToken) as [boolean, number, number | null, string];
+      token = { full: t[0], snapshot: t[1], since: t[2] ?? undefined, after: t[3] };
+    } else {
+      const since = input.cursor !== undefined && this.mode === "delta" ? Number(input.cursor.slice(1)) : undefined;
+      const usable = since !== undefined && this.#snapshots.has(since);
+      this.#snapshots.set(this.#snapshots.size, this.#live());
+      token = { full: !usable, snapshot: this.#snapshots.size - 1, since: usable ? since : undefined, after: "" };
     }
-    const known = new Map((input.known ?? []).map((k) => [k.id, k.revision_number]));
-    const changed = live.filter((e) => known.get(e.id) !== e.revision_number && e.id > after);
-    const page = changed.slice(0, size);
-    const ids = new Set(live.map((e) => e.id));
-    const removed = input.pageToken === undefined ? [...known.keys()].filter((id) => !ids.has(id)).sort() : [];
-    return ok({ entries: page, removed, total: live.length, next_page_token: changed.length > size ? page[page.length - 1]!.id : null });
+    const now = this.#snapshots.get(token.snapshot)!;
+    let candidates: WireEntry[];
+    let removed: string[] = [];
+    if (token.full) candidates = [...now.values()];
+    else {
+      const before = this.#snapshots.get(token.since!)!;
+      candidates = [...now.values()].filter((e) => before.get(e.id)?.revision_number !== e.revision_number);
+      if (token.after === "") removed = [...before.keys()].filter((id) => !now.has(id)).sort();
+    }
+    const pending = candidates.filter((e) => e.id > token.after).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const page = pending.slice(0, size);
+    const more = pending.length > page.length;
+    return ok({
+      full: token.full,
+      entries: page,
+      removed,
+      next_page_token: more ? JSON.stringify([token.full, token.snapshot, token.since ?? null, page[page.length - 1]!.id]) : null,
+      cursor: more ? null : `c${token.snapshot}`,
+    });
+  }
+
+  /** The authorized set now (unexpired; node entries included, as a careless server would send them). */
+  #live(): Map<string, WireEntry> {
+    const now = this.clock.now() / 1000;
+    return new Map([...this.authorized].filter(([, e]) => e.expires_at === 0 || e.expires_at > now));
   }
 
   async signX509Svids(requests: readonly { readonly entry_id: string; readonly csr: string }[]): Promise<Result<X509SvidsAnswer, ServerError>> {

@@ -98,7 +98,7 @@ describe("the sync loop converges from any state", () => {
     for (let seed = 1; seed <= 25; seed++) {
       const rnd = prng(seed);
       const r = await rig({ random: rnd, pageSize: 1 + Math.floor(rnd() * 7), batchSize: 1 + Math.floor(rnd() * 9) });
-      r.api.mode = rnd() < 0.3 ? "full" : "known";
+      r.api.mode = rnd() < 0.3 ? "full" : "delta";
       const all = Array.from({ length: Math.floor(rnd() * 25) }, (_, i) => randomEntry(rnd, i));
       for (const e of all) if (rnd() < 0.8) r.api.authorized.set(e.id, e);
       // What the agent held before: some of the server's entries (some at old revisions), some no longer authorized.
