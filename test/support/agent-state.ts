@@ -90,8 +90,7 @@ export async function issueIdentity(td: TrustDomainMaterial, input: IdentityInpu
 }
 
 /** Subset match, as the agent's cache matches entry selectors against the caller's. */
-function matches(identity: X509Identity, callerSelectors: readonly string[]): boolean {
-  const have = new Set(callerSelectors);
+function matches(identity: X509Identity, have: ReadonlySet<string>): boolean {
   return identity.selectors.every((s) => have.has(s));
 }
 
@@ -149,7 +148,8 @@ export class MemoryAgentState implements AgentState {
   }
 
   x509IdentitiesFor(callerSelectors: readonly string[]): readonly X509Identity[] {
-    return this.#identities.filter((i) => matches(i, callerSelectors));
+    const have = new Set(callerSelectors);
+    return this.#identities.filter((i) => matches(i, have));
   }
 
   bundles(): ReadonlyMap<string, TrustBundle> {

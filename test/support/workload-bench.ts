@@ -77,7 +77,17 @@ export interface BenchClientsOptions {
   readonly rounds?: number;
 }
 
-export async function runBenchClients(socketPath: string, options: BenchClientsOptions = {}): Promise<{ x509: LatencySummary; jwt: LatencySummary; clients: number }> {
+export interface BenchResult {
+  readonly clients: number;
+  /** All clients' requests in flight at once (a burst: the last waits for the 99 before it). */
+  readonly x509: LatencySummary;
+  readonly jwt: LatencySummary;
+  /** The same connections, one request in flight at a time (service time without queueing). */
+  readonly x509Serial: LatencySummary;
+  readonly jwtSerial: LatencySummary;
+}
+
+export async function runBenchClients(socketPath: string, options: BenchClientsOptions = {}): Promise<BenchResult> {
   const n = options.clients ?? 100;
   const rounds = options.rounds ?? 30;
   // One connection per client (no shared subchannel), as 100 separate workloads would have.
@@ -90,7 +100,13 @@ export async function runBenchClients(socketPath: string, options: BenchClientsO
     const jwts: number[] = [];
     for (let r = 0; r < rounds; r++) x509.push(...(await Promise.all(clients.map((c) => firstX509(c)))));
     for (let r = 0; r < rounds; r++) jwts.push(...(await Promise.all(clients.map((c) => jwt(c)))));
-    return { x509: summary(x509), jwt: summary(jwts), clients: n };
+    const x509Serial: number[] = [];
+    const jwtSerial: number[] = [];
+    for (let r = 0; r < Math.max(1, Math.floor(rounds / 3)); r++) {
+      for (const c of clients) x509Serial.push(await firstX509(c));
+      for (const c of clients) jwtSerial.push(await jwt(c));
+    }
+    return { clients: n, x509: summary(x509), jwt: summary(jwts), x509Serial: summary(x509Serial), jwtSerial: summary(jwtSerial) };
   } finally {
     for (const c of clients) c.close();
   }

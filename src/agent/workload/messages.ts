@@ -42,7 +42,7 @@ function bytesMap(w: ProtobufWriter, field: number, map: ReadonlyMap<string, Uin
 }
 
 export function encodeX509SvidResponse(svids: readonly X509SvidMessage[], federatedBundles: ReadonlyMap<string, Uint8Array>): Buffer {
-  const w = new ProtobufWriter(4096);
+  const w = new ProtobufWriter(1024);
   for (const s of svids) {
     const m = new ProtobufWriter(s.x509Svid.length + s.x509SvidKey.length + s.bundle.length + 256)
       .string(1, s.spiffeId)

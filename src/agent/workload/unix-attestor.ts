@@ -36,6 +36,8 @@ export interface UnixAttestorOptions {
   readonly passwdPath?: string;
   /** Default `/etc/group`. */
   readonly groupPath?: string;
+  /** How often the passwd and group files are checked for changes, ms (default 1000). */
+  readonly namesRecheckMs?: number;
 }
 
 /** Field 22 of /proc/<pid>/stat; the command name (field 2) may hold spaces and parentheses. */
@@ -68,9 +70,18 @@ class IdNameFile {
   #key = "";
   #names = new Map<number, string>();
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    readonly recheckMs: number,
+  ) {}
 
+  #checkedAt = -Infinity;
+
+  /** Looks at the file at most once per `recheckMs`: a renamed user is seen that soon. */
   name(id: number): string | undefined {
+    const now = performance.now();
+    if (now - this.#checkedAt < this.recheckMs) return this.#names.get(id);
+    this.#checkedAt = now;
     try {
       const st = statSync(this.path);
       const key = `${st.size}:${st.mtimeMs}:${st.ino}`;
@@ -97,8 +108,9 @@ export class UnixAttestor {
 
   constructor(options: UnixAttestorOptions = {}) {
     this.#proc = options.procRoot ?? "/proc";
-    this.#users = new IdNameFile(options.passwdPath ?? "/etc/passwd");
-    this.#groups = new IdNameFile(options.groupPath ?? "/etc/group");
+    const recheck = options.namesRecheckMs ?? 1000;
+    this.#users = new IdNameFile(options.passwdPath ?? "/etc/passwd", recheck);
+    this.#groups = new IdNameFile(options.groupPath ?? "/etc/group", recheck);
   }
 
   /** The start time of `pid` now, or undefined when there is no such process. */
@@ -144,6 +156,10 @@ export class UnixAttestor {
   }
 
   async #hashExecutable(exe: string): Promise<string> {
+    // The common case, a binary hashed before: one stat through the link, no open.
+    const seen = statSync(exe, { bigint: true });
+    const hit = this.#hashes.get(`${seen.dev}:${seen.ino}:${seen.size}:${seen.mtimeNs}:${seen.ctimeNs}`);
+    if (hit !== undefined) return hit;
     const fd = openSync(exe, "r");
     let handedOver = false;
     try {

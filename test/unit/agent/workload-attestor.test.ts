@@ -79,7 +79,7 @@ describe("UnixAttestor", () => {
     const group = join(root, "group");
     writeFileSync(passwd, `alice:x:${process.getuid!()}:0::/:\n`);
     writeFileSync(group, `staff:x:${process.getgid!()}:\n`);
-    const fake = new UnixAttestor({ procRoot: root, passwdPath: passwd, groupPath: group });
+    const fake = new UnixAttestor({ procRoot: root, passwdPath: passwd, groupPath: group, namesRecheckMs: 0 });
     const caller = { pid: 4242, uid: process.getuid!(), gid: process.getgid!(), startTime: "555" };
 
     it("names from the given passwd/group files; the hash follows the file's contents", async () => {
