@@ -10,7 +10,7 @@
 import { and, asc, count, eq, gt, lte } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { Entry } from "../lib/registry/entry";
-import { EntryIndex, isStructural, syncPage, type SyncAgent, type SyncCounters, type SyncPage, type SyncError } from "../lib/registry/sync";
+import { authorizedAmong, authorizedView, EntryIndex, isStructural, syncPage, type AuthorizedView, type SyncAgent, type SyncCounters, type SyncError, type SyncPage } from "../lib/registry/sync";
 import type { Result } from "../lib/result";
 import type * as schema from "./tables/registry";
 import { entries, entryTombstones, syncCounters } from "./tables/registry";
@@ -21,6 +21,8 @@ export type IndexedEntry = Entry & { readonly changedSeq: number };
 export const MAX_TOMBSTONES = 10_000;
 /** Longest an agent's sync may wait for a change (long-poll). */
 export const MAX_SYNC_WAIT_MS = 25_000;
+/** Authorized sets kept for agents paging through a sync (each up to the whole registry, shared entries). */
+const MAX_CACHED_VIEWS = 16;
 
 type Db = DrizzleSqliteDODatabase<typeof schema>;
 
@@ -32,6 +34,8 @@ export class RegistrySync {
   /** Index changes of the transaction in progress. */
   #pending: (() => void)[] = [];
   readonly #waiters = new Set<() => void>();
+  /** Recently used authorized sets, by change sequence, agent and node selectors (LRU). */
+  readonly #views = new Map<string, AuthorizedView<IndexedEntry>>();
 
   constructor(db: Db, load: () => IndexedEntry[]) {
     this.#db = db;
@@ -91,12 +95,33 @@ export class RegistrySync {
   /** The transaction failed: forget its changes; memory is rebuilt from storage when next needed. */
   discard(): void {
     this.#pending = [];
+    this.#views.clear();
     this.#index = undefined;
     this.#counters = undefined;
   }
 
   page(agent: SyncAgent, request: { cursor?: string; pageToken?: string; pageSize: number }, nowSeconds: number): Result<SyncPage<IndexedEntry>, SyncError> {
-    return syncPage(this.index, this.counters, agent, request, (since, upTo, limit) => this.#tombstones(since, upTo, limit), nowSeconds);
+    return syncPage(this.index, this.counters, agent, request, (since, upTo, limit) => this.#tombstones(since, upTo, limit), nowSeconds, this.#view(agent));
+  }
+
+  /** The entries among `ids` the agent is authorized for (decided entry by entry). */
+  authorizedAmong(agent: SyncAgent, ids: readonly string[], nowSeconds: number): IndexedEntry[] {
+    return authorizedAmong(this.index, agent, ids, nowSeconds);
+  }
+
+  /** The agent's authorized set at this change sequence, computed once for all the pages of its sync. */
+  #view(agent: SyncAgent): AuthorizedView<IndexedEntry> {
+    const key = `${this.counters.seq}\n${agent.id}\n${agent.selectorsKey}`;
+    const hit = this.#views.get(key);
+    if (hit) {
+      this.#views.delete(key);
+      this.#views.set(key, hit);
+      return hit;
+    }
+    const view = authorizedView(this.index, agent);
+    this.#views.set(key, view);
+    if (this.#views.size > MAX_CACHED_VIEWS) this.#views.delete(this.#views.keys().next().value!);
+    return view;
   }
 
   /** Resolves at the next committed change, or after `ms`. */

@@ -312,12 +312,12 @@ export class Registry extends DurableObject<Env> {
     return page.ok ? ok(withoutSeq(page.value)) : page;
   }
 
-  /** The entries among `entryIds` that the agent is authorized for (the others are absent). */
+  /** The entries among `entryIds` that the agent is authorized for (the others are absent), decided entry by entry. */
   async authorizeEntries(input: { readonly agentId: string; readonly entryIds: readonly string[]; readonly now: number }): Promise<Result<{ entries: Entry[] }, AgentFailure>> {
-    const found = this.#authorized(input.agentId, input.now);
-    if (!found.ok) return found;
-    const wanted = new Set(input.entryIds);
-    return ok({ entries: found.value.filter((e) => wanted.has(e.id)) });
+    const agent = this.#activeAgent(input.agentId);
+    if (!agent.ok) return agent;
+    const who = { id: input.agentId as SpiffeId, selectors: agent.value.selectors, selectorsKey: selectorsKey(agent.value.selectors) };
+    return ok({ entries: this.#sync.authorizedAmong(who, input.entryIds, Math.floor(input.now / 1000)).map(withoutSeqEntry) });
   }
 
   #authorized(agentId: string, now: number): Result<Entry[], AgentFailure> {

@@ -192,6 +192,23 @@ export async function renewAgentSvid(ctx: AgentFlowContext, agent: Authenticated
   return { spiffe_id: agent.spiffeId, svid: [toBase64(svid.der)], expires_at: svid.expiresAt, bundle: svid.bundle, reattestable: renewed.value.canReattest };
 }
 
+/** The trust domain's X.509 authorities, cached in the isolate for a short while (every agent call needs them). */
+const authorityCache = new Map<string, { authorities: readonly Uint8Array[]; fetchedAt: number }>();
+const AUTHORITY_CACHE_MS = 30_000;
+/** An unknown issuer refetches at most this often (a flood of forged proofs stays in the cache). */
+const AUTHORITY_REFETCH_MS = 2_000;
+
+async function x509Authorities(ctx: AgentFlowContext, refresh: boolean): Promise<readonly Uint8Array[]> {
+  const cached = authorityCache.get(ctx.config.trustDomain);
+  const age = cached ? ctx.now - cached.fetchedAt : Infinity;
+  if (cached && age >= 0 && age < (refresh ? AUTHORITY_REFETCH_MS : AUTHORITY_CACHE_MS)) return cached.authorities;
+  const bundle = await caFor(ctx.env, ctx.config.trustDomain).getTrustBundle();
+  if (!bundle.ok) throw caUnavailable(bundle.error);
+  const authorities = bundle.value.keys.filter((k) => k.use === "x509-svid").map((k) => fromBase64(k.x5c![0]!)!);
+  authorityCache.set(ctx.config.trustDomain, { authorities, fetchedAt: ctx.now });
+  return authorities;
+}
+
 /**
  * Authenticates an agent-API call by its proof (header `Signet-Agent-Proof`): the agent SVID chains
  * to the current bundle, the proof covers this method, path and body and is fresh and unused, and the
@@ -199,17 +216,21 @@ export async function renewAgentSvid(ctx: AgentFlowContext, agent: Authenticated
  */
 export async function authenticateAgentCall(ctx: AgentFlowContext, proof: string | undefined, method: string, path: string, body: Uint8Array): Promise<AuthenticatedAgent> {
   if (!proof) throw new AppError("agent_unauthorized", "An agent proof is required (Signet-Agent-Proof).");
-  const bundle = await caFor(ctx.env, ctx.config.trustDomain).getTrustBundle();
-  if (!bundle.ok) throw caUnavailable(bundle.error);
-  const authorities = bundle.value.keys.filter((k) => k.use === "x509-svid").map((k) => fromBase64(k.x5c![0]!)!);
-  const verified = await verifyAgentProof({ proof, method, path, body, now: ctx.now, authorities, trustDomain: ctx.config.trustDomain });
+  const check = async (refresh: boolean) =>
+    verifyAgentProof({ proof, method, path, body, now: ctx.now, authorities: await x509Authorities(ctx, refresh), trustDomain: ctx.config.trustDomain });
+  let verified = await check(false);
+  // A CA published since the isolate cached the bundle: look once more.
+  if (!verified.ok && verified.error.reason === "svid_untrusted") verified = await check(true);
   if (!verified.ok) {
     log(ctx, { refused: verified.error.reason, detail: verified.error.detail });
     throw new AppError("agent_unauthorized", "The agent proof is not valid.", { internal: verified.error.reason });
   }
-  const fresh = await proofGuardFor(ctx.env, verified.value.jti).rememberProof({ jti: verified.value.jti, expiresAt: verified.value.expiresAt, now: ctx.now });
+  // The replay guard and the registry's check are independent: both asked at once.
+  const [fresh, agent] = await Promise.all([
+    proofGuardFor(ctx.env, verified.value.jti).rememberProof({ jti: verified.value.jti, expiresAt: verified.value.expiresAt, now: ctx.now }),
+    registryFor(ctx.env, ctx.config.trustDomain).authenticateAgent({ spiffeId: verified.value.agentId, svidSerial: verified.value.svidSerial }),
+  ]);
   if (!fresh.ok) throw new AppError("agent_unauthorized", "The agent proof is not valid.", { internal: "proof_replayed" });
-  const agent = await registryFor(ctx.env, ctx.config.trustDomain).authenticateAgent({ spiffeId: verified.value.agentId, svidSerial: verified.value.svidSerial });
   if (!agent.ok) {
     if (agent.error.reason === "agent_banned") throw new AppError("agent_banned", "This agent is banned.");
     throw new AppError("agent_unauthorized", "The agent proof is not valid.", { internal: agent.error.reason });
@@ -252,29 +273,32 @@ function agentFailure(reason: string): AppError {
  * {SPIFFE ID, public key, TTL, DNS names}. Each request gets its own result.
  */
 export async function signAgentX509Svids(ctx: AgentFlowContext, agent: AuthenticatedAgent, requests: { entry_id: string; csr: string }[]) {
-  const registry = registryFor(ctx.env, ctx.config.trustDomain);
-  const authorized = await registry.authorizeEntries({ agentId: agent.spiffeId, entryIds: requests.map((r) => r.entry_id), now: ctx.now });
+  // The registry decides authorization while this isolate checks the CSRs.
+  const [authorized, csrs] = await Promise.all([
+    registryFor(ctx.env, ctx.config.trustDomain).authorizeEntries({ agentId: agent.spiffeId, entryIds: requests.map((r) => r.entry_id), now: ctx.now }),
+    Promise.all(requests.map(async (r) => {
+      const der = decodeCsrText(r.csr);
+      return der ? parseAndVerifyCsr(der) : undefined;
+    })),
+  ]);
   if (!authorized.ok) throw agentFailure(authorized.error.reason);
   const byId = new Map(authorized.value.entries.map((e) => [e.id, e]));
   type Prepared = { index: number; entryId: string; request: { spiffeId: string; publicKey: Uint8Array; ttlSeconds: number; dnsNames: string[] } };
   const results: Record<string, unknown>[] = new Array(requests.length);
   const prepared: Prepared[] = [];
-  await Promise.all(
-    requests.map(async (r, index) => {
-      const entry = byId.get(r.entry_id);
-      if (!entry) {
-        results[index] = { entry_id: r.entry_id, status: "entry_not_authorized", detail: "no entry with this id is authorized for this agent" };
-        return;
-      }
-      const der = decodeCsrText(r.csr);
-      const csr = der ? await parseAndVerifyCsr(der) : undefined;
-      if (!csr?.ok) {
-        results[index] = { entry_id: r.entry_id, status: csr && csr.error.reason === "bad_csr_signature" ? "bad_csr_signature" : "invalid_csr", detail: "the CSR is not acceptable" };
-        return;
-      }
-      prepared.push({ index, entryId: r.entry_id, request: { spiffeId: entry.spiffeId, publicKey: csr.value.spki, ttlSeconds: entry.x509SvidTtl || ctx.config.defaultX509SvidTtl, dnsNames: [...entry.dnsNames] } });
-    }),
-  );
+  requests.forEach((r, index) => {
+    const entry = byId.get(r.entry_id);
+    if (!entry) {
+      results[index] = { entry_id: r.entry_id, status: "entry_not_authorized", detail: "no entry with this id is authorized for this agent" };
+      return;
+    }
+    const csr = csrs[index];
+    if (!csr?.ok) {
+      results[index] = { entry_id: r.entry_id, status: csr && csr.error.reason === "bad_csr_signature" ? "bad_csr_signature" : "invalid_csr", detail: "the CSR is not acceptable" };
+      return;
+    }
+    prepared.push({ index, entryId: r.entry_id, request: { spiffeId: entry.spiffeId, publicKey: csr.value.spki, ttlSeconds: entry.x509SvidTtl || ctx.config.defaultX509SvidTtl, dnsNames: [...entry.dnsNames] } });
+  });
   if (prepared.length > 0) {
     const signed = await caFor(ctx.env, ctx.config.trustDomain).signX509Svids({ requests: prepared.map((p) => p.request) });
     if (!signed.ok) throw caUnavailable(signed.error);

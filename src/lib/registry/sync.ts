@@ -25,7 +25,7 @@ import { err, ok, type Result } from "../result";
 import type { SpiffeId } from "../spiffe/id";
 import { authorizeWithIndex, type AuthorizableEntry } from "./authorized";
 import { serverIdFor } from "./ids";
-import type { Selector } from "./selectors";
+import { isSubsetOf, selectorSet, type Selector } from "./selectors";
 
 export interface SyncableEntry extends AuthorizableEntry {
   /** Seconds since the epoch; 0 = never. */
@@ -52,6 +52,7 @@ export const MAX_DELTA_TOMBSTONES = 5000;
 export class EntryIndex<E extends SyncableEntry> {
   readonly #byId = new Map<string, E>();
   readonly #byParent = new Map<string, E[]>();
+  readonly #bySpiffeId = new Map<string, E[]>();
 
   constructor(entries: Iterable<E> = []) {
     for (const e of entries) this.put(e);
@@ -68,21 +69,22 @@ export class EntryIndex<E extends SyncableEntry> {
   put(entry: E): void {
     this.remove(entry.id);
     this.#byId.set(entry.id, entry);
-    const list = this.#byParent.get(entry.parentId);
-    if (list) list.push(entry);
-    else this.#byParent.set(entry.parentId, [entry]);
+    push(this.#byParent, entry.parentId, entry);
+    push(this.#bySpiffeId, entry.spiffeId, entry);
   }
 
   remove(id: string): E | undefined {
     const old = this.#byId.get(id);
     if (!old) return undefined;
     this.#byId.delete(id);
-    const list = this.#byParent.get(old.parentId)!;
-    const at = list.findIndex((e) => e.id === id);
-    list[at] = list[list.length - 1]!;
-    list.pop();
-    if (list.length === 0) this.#byParent.delete(old.parentId);
+    drop(this.#byParent, old.parentId, id);
+    drop(this.#bySpiffeId, old.spiffeId, id);
     return old;
+  }
+
+  /** The entries whose SPIFFE ID is `spiffeId`. */
+  withSpiffeId(spiffeId: string): readonly E[] {
+    return this.#bySpiffeId.get(spiffeId) ?? [];
   }
 
   /** Whether some entry is parented to `spiffeId`. */
@@ -97,6 +99,50 @@ export class EntryIndex<E extends SyncableEntry> {
   values(): IterableIterator<E> {
     return this.#byId.values();
   }
+}
+
+function push<E>(map: Map<string, E[]>, key: string, e: E): void {
+  const list = map.get(key);
+  if (list) list.push(e);
+  else map.set(key, [e]);
+}
+
+function drop<E extends { readonly id: string }>(map: Map<string, E[]>, key: string, id: string): void {
+  const list = map.get(key)!;
+  const at = list.findIndex((e) => e.id === id);
+  list[at] = list[list.length - 1]!;
+  list.pop();
+  if (list.length === 0) map.delete(key);
+}
+
+/**
+ * Which of `ids` the agent is authorized for, each decided by walking up from the entry's parent
+ * (cost: the entries' ancestry, not the agent's whole authorized set). The same rule as
+ * authorizeWithIndex: a parent is the agent's ID, a node entry's SPIFFE ID whose selectors the
+ * agent's include, or the SPIFFE ID of an entry authorized in turn. Expired entries are left out.
+ */
+export function authorizedAmong<E extends SyncableEntry>(index: EntryIndex<E>, agent: SyncAgent, ids: readonly string[], nowSeconds: number): E[] {
+  const serverId = serverIdFor(agent.id);
+  const have = selectorSet(agent.selectors);
+  const memo = new Map<string, boolean>([[agent.id, true], [serverId, false]]);
+  const parentOk = (parentId: string): boolean => {
+    const known = memo.get(parentId);
+    if (known !== undefined) return known;
+    memo.set(parentId, false); // cycles authorize nothing
+    let ok = false;
+    for (const e of index.withSpiffeId(parentId)) {
+      ok = e.parentId === serverId ? e.selectors.length > 0 && isSubsetOf(e.selectors, have) : parentOk(e.parentId);
+      if (ok) break;
+    }
+    memo.set(parentId, ok);
+    return ok;
+  };
+  const out: E[] = [];
+  for (const id of new Set(ids)) {
+    const e = index.get(id);
+    if (e && (e.expiresAt === 0 || e.expiresAt > nowSeconds) && e.parentId !== serverId && parentOk(e.parentId)) out.push(e);
+  }
+  return out;
 }
 
 /**
@@ -133,6 +179,29 @@ export interface SyncPage<E> {
   readonly nextPageToken?: string;
   /** Present on the last page: what the agent sends next time. */
   readonly cursor?: string;
+}
+
+/** The entries an agent is authorized for (expired ones included), sorted by id, and their ids. */
+export interface AuthorizedView<E> {
+  readonly sorted: readonly E[];
+  readonly ids: ReadonlySet<string>;
+}
+
+export function authorizedView<E extends SyncableEntry>(index: EntryIndex<E>, agent: SyncAgent): AuthorizedView<E> {
+  const sorted = authorizeWithIndex(agent.id, agent.selectors, index.byParent).entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { sorted, ids: new Set(sorted.map((e) => e.id)) };
+}
+
+/** The first position in `sorted` whose id is after `after`. */
+function firstAfter<E extends SyncableEntry>(sorted: readonly E[], after: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]!.id <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export interface SyncError {
@@ -184,6 +253,8 @@ function encodeCursor(seq: number, selectors: string): string {
 /**
  * One page of a sync. `tombstones(since, upTo)` lists the ids deleted with a sequence in
  * (since, upTo]; it is only called for a delta whose `since` is at or above the tombstone floor.
+ * `view` is `authorizedView(index, agent)` for the index as it is now (callers may cache it per
+ * change sequence).
  */
 export function syncPage<E extends SyncableEntry>(
   index: EntryIndex<E>,
@@ -192,6 +263,7 @@ export function syncPage<E extends SyncableEntry>(
   request: SyncRequest,
   tombstones: (since: number, upTo: number, limit: number) => string[],
   nowSeconds: number,
+  view: AuthorizedView<E> = authorizedView(index, agent),
 ): Result<SyncPage<E>, SyncError> {
   const tag = selectorsTag(agent.selectorsKey);
   let token: Token;
@@ -207,31 +279,38 @@ export function syncPage<E extends SyncableEntry>(
     token = usable ? { mode: "delta", since: c.since, snapshot: counters.seq, after: "", selectors: tag } : { mode: "full", since: 0, snapshot: counters.seq, after: "", selectors: tag };
   }
 
-  const walk = authorizeWithIndex(agent.id, agent.selectors, index.byParent);
   const live = (e: E) => e.expiresAt === 0 || e.expiresAt > nowSeconds;
-  const byId = (a: E, b: E) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   let removed: string[] = [];
-  let candidates: E[];
+  const page: E[] = [];
+  let more = false;
   if (token.mode === "full") {
-    candidates = walk.entries.filter(live);
+    for (let i = firstAfter(view.sorted, token.after); i < view.sorted.length; i++) {
+      const e = view.sorted[i]!;
+      if (!live(e)) continue;
+      if (page.length === request.pageSize) {
+        more = true;
+        break;
+      }
+      page.push(e);
+    }
   } else {
     if (token.after === "") {
       removed = tombstones(token.since, token.snapshot, MAX_DELTA_TOMBSTONES + 1);
       if (removed.length > MAX_DELTA_TOMBSTONES) {
-        return syncPage(index, counters, agent, { pageSize: request.pageSize }, tombstones, nowSeconds);
+        return syncPage(index, counters, agent, { pageSize: request.pageSize }, tombstones, nowSeconds, view);
       }
     }
-    const authorized = new Set(walk.entries.filter(live).map((e) => e.id));
-    candidates = [];
+    const changed: E[] = [];
     for (const e of index.values()) {
       if (e.changedSeq <= token.since || e.changedSeq > token.snapshot) continue;
-      if (authorized.has(e.id)) candidates.push(e);
-      else if (token.after === "") removed.push(e.id);
+      if (view.ids.has(e.id) && live(e)) {
+        if (e.id > token.after) changed.push(e);
+      } else if (token.after === "") removed.push(e.id);
     }
+    changed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    page.push(...changed.slice(0, request.pageSize));
+    more = changed.length > page.length;
   }
-  const pending = candidates.filter((e) => e.id > token.after).sort(byId);
-  const page = pending.slice(0, request.pageSize);
-  const more = pending.length > page.length;
   return ok({
     full: token.mode === "full",
     entries: page,

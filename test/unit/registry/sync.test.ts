@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { authorizeWithIndex } from "../../../src/lib/registry/authorized";
-import { EntryIndex, isStructural, syncPage, type SyncableEntry, type SyncAgent, type SyncCounters } from "../../../src/lib/registry/sync";
+import { authorizedAmong, EntryIndex, isStructural, syncPage, type SyncableEntry, type SyncAgent, type SyncCounters } from "../../../src/lib/registry/sync";
 import type { SpiffeId } from "../../../src/lib/spiffe/id";
 import { prng } from "../../support/prng";
 
@@ -137,6 +137,9 @@ describe("cursor sync", () => {
       expect(agent.sync(model, agentOf(), 1 + Math.floor(rand() * 6))).toBe("done");
       const held = new Map([...agent.held].map(([id, e]) => [id, e.revision]));
       expect(held, `seed ${seed}`).toEqual(expected(model, agentOf()));
+      // Deciding entry by entry (the SVID-signing path) agrees with the walk.
+      const oneByOne = authorizedAmong(model.index, agentOf(), [...ids, "missing"], NOW);
+      expect(new Map(oneByOne.map((e) => [e.id, e.revision])), `seed ${seed}`).toEqual(expected(model, agentOf()));
       // And the next sync with nothing changed is an empty delta.
       const again = syncPage(model.index, model.counters, agentOf(), { cursor: agent.cursor, pageSize: 500 }, model.deleted, NOW);
       expect(again.ok && again.value).toMatchObject({ full: false, entries: [], removed: [] });
