@@ -101,7 +101,7 @@ export class RegistrySync {
   }
 
   page(agent: SyncAgent, request: { cursor?: string; pageToken?: string; pageSize: number }, nowSeconds: number): Result<SyncPage<IndexedEntry>, SyncError> {
-    return syncPage(this.index, this.counters, agent, request, (since, upTo, limit) => this.#tombstones(since, upTo, limit), nowSeconds, this.#view(agent));
+    return syncPage(this.index, this.counters, agent, request, (since, upTo, limit) => this.#tombstones(since, upTo, limit), nowSeconds, () => this.#view(agent));
   }
 
   /** The entries among `ids` the agent is authorized for (decided entry by entry). */

@@ -253,8 +253,8 @@ function encodeCursor(seq: number, selectors: string): string {
 /**
  * One page of a sync. `tombstones(since, upTo)` lists the ids deleted with a sequence in
  * (since, upTo]; it is only called for a delta whose `since` is at or above the tombstone floor.
- * `view` is `authorizedView(index, agent)` for the index as it is now (callers may cache it per
- * change sequence).
+ * `view` gives `authorizedView(index, agent)` for the index as it is now (callers may cache it per
+ * change sequence); only a full sync asks for it: a delta decides each changed entry on its own.
  */
 export function syncPage<E extends SyncableEntry>(
   index: EntryIndex<E>,
@@ -263,7 +263,7 @@ export function syncPage<E extends SyncableEntry>(
   request: SyncRequest,
   tombstones: (since: number, upTo: number, limit: number) => string[],
   nowSeconds: number,
-  view: AuthorizedView<E> = authorizedView(index, agent),
+  view: () => AuthorizedView<E> = () => authorizedView(index, agent),
 ): Result<SyncPage<E>, SyncError> {
   const tag = selectorsTag(agent.selectorsKey);
   let token: Token;
@@ -284,8 +284,9 @@ export function syncPage<E extends SyncableEntry>(
   const page: E[] = [];
   let more = false;
   if (token.mode === "full") {
-    for (let i = firstAfter(view.sorted, token.after); i < view.sorted.length; i++) {
-      const e = view.sorted[i]!;
+    const { sorted } = view();
+    for (let i = firstAfter(sorted, token.after); i < sorted.length; i++) {
+      const e = sorted[i]!;
       if (!live(e)) continue;
       if (page.length === request.pageSize) {
         more = true;
@@ -300,10 +301,12 @@ export function syncPage<E extends SyncableEntry>(
         return syncPage(index, counters, agent, { pageSize: request.pageSize }, tombstones, nowSeconds, view);
       }
     }
+    const touched: E[] = [];
+    for (const e of index.values()) if (e.changedSeq > token.since && e.changedSeq <= token.snapshot) touched.push(e);
+    const authorized = new Set(authorizedAmong(index, agent, touched.map((e) => e.id), nowSeconds).map((e) => e.id));
     const changed: E[] = [];
-    for (const e of index.values()) {
-      if (e.changedSeq <= token.since || e.changedSeq > token.snapshot) continue;
-      if (view.ids.has(e.id) && live(e)) {
+    for (const e of touched) {
+      if (authorized.has(e.id)) {
         if (e.id > token.after) changed.push(e);
       } else if (token.after === "") removed.push(e.id);
     }
