@@ -14,6 +14,7 @@ import { systemClock, type Clock } from "../lib/clock";
 import type { Attester } from "../lib/kbs/guest";
 import { sampleAttester } from "../cli/attesters/sample";
 import { tsmAttester } from "../cli/attesters/tsm";
+import { apiMain } from "./api-cli";
 import { AgentFatalError, AgentIdentity, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from "./agent-identity";
 import { joinTokenAttestor, teeAttestor, x509PopAttestor, type NodeAttestor } from "./attestation";
 import { bundleSetFromAuthorities } from "./bundles";
@@ -31,6 +32,8 @@ export const VERSION = "0.1.0";
 const USAGE = `Usage: signet-agent run --server URL --socket unix:///path/agent.sock
                         --attestation sample|snp|tdx|join-token:TOKEN|x509pop:CERT,KEY
                         [--config FILE] [--data-dir DIR] [--log-level debug|info|warn|error] [--tsm-dir DIR]
+       signet-agent api fetch x509|fetch jwt|validate jwt …   (signet-agent api --help)
+       signet-agent healthcheck [--shallow] [--verbose]      (signet-agent healthcheck --help)
 
 Attests this node to Signet, keeps its agent SVID fresh (renewed at half-life, re-attested when
 allowed), syncs the registration entries it is authorized for, holds their X.509-SVIDs (keys in
@@ -198,8 +201,9 @@ export async function main(io: AgentIo): Promise<number> {
     io.stdout(`signet-agent ${VERSION}\n`);
     return 0;
   }
+  if (command === "api" || command === "healthcheck") return apiMain(io, command, rest);
   try {
-    if (command !== "run") throw new UsageError(`unknown command ${JSON.stringify(command)} (signet-agent run --help)`);
+    if (command !== "run") throw new UsageError(`unknown command ${JSON.stringify(command)} (signet-agent run --help, api --help, healthcheck --help)`);
     const config = await loadConfig(io, rest);
     if (config === "help") {
       io.stdout(USAGE);
