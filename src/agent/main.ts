@@ -153,8 +153,8 @@ async function firstAttestation(identity: AgentIdentity, log: Logger, signal: Ab
 }
 
 async function run(io: AgentIo, config: AgentConfig): Promise<number> {
-  const clock = io.clock ?? systemClock;
-  const log = createLogger({ level: config.logLevel, write: io.stderr, now: () => clock.now() });
+  const localClock = io.clock ?? systemClock;
+  const log = createLogger({ level: config.logLevel, write: io.stderr, now: () => localClock.now() });
   const attestor = await attestorFor(config, io, log);
   // A socket path that cannot be served fails now, before a join token is spent on attestation.
   try {
@@ -163,7 +163,14 @@ async function run(io: AgentIo, config: AgentConfig): Promise<number> {
     if (e instanceof SocketPathError) throw new UsageError(`--socket: ${e.message}`);
     throw e;
   }
-  const client = new AgentServerClient({ server: config.server, clock, ...(io.fetch ? { fetch: io.fetch } : {}) });
+  const client = new AgentServerClient({
+    server: config.server,
+    clock: localClock,
+    ...(io.fetch ? { fetch: io.fetch } : {}),
+    onSkew: (offsetMs) => log.warn("clock skew with the server: proofs and SVID lifetimes use the server's time", { offset_seconds: Math.round(offsetMs / 1000) }),
+  });
+  // Everything that compares with server-issued times (SVID lifetimes, proofs) uses the server's clock.
+  const clock: Clock = { now: () => client.serverNow() };
   const random = Math.random;
   const identity = new AgentIdentity({ client, attestor, clock, random, log });
   log.info("starting", { version: VERSION, server: config.server.origin, method: attestor.method, socket: config.socketPath });

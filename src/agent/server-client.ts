@@ -48,6 +48,8 @@ export interface ServerClientOptions {
   readonly fetch?: Fetch;
   /** Per request, on top of any long-poll wait (default 30 s). */
   readonly timeoutMs?: number;
+  /** Told when the server's clock is found to differ from ours by more than 2 s (the offset, ms). */
+  readonly onSkew?: (offsetMs: number) => void;
 }
 
 export interface SyncInput {
@@ -79,12 +81,37 @@ export class AgentServerClient {
   readonly #fetch: Fetch;
   readonly #timeoutMs: number;
   #credential: AgentCredential | undefined;
+  /** The server's clock minus ours, from answers' Date headers, when they differ by more than the header's 1 s grain. */
+  #offsetMs = 0;
+  readonly #onSkew: ((offsetMs: number) => void) | undefined;
 
   constructor(options: ServerClientOptions) {
     this.#base = new URL(options.server);
     this.#clock = options.clock;
     this.#fetch = options.fetch ?? ((url, init) => fetch(url, init));
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#onSkew = options.onSkew;
+  }
+
+  /**
+   * The server's time as best known (ms): agent proofs must be within 60 s of the server's clock, so a
+   * node whose clock is off still authenticates; the offset comes from each answer's Date header.
+   */
+  serverNow(): number {
+    return this.#clock.now() + this.#offsetMs;
+  }
+
+  #learnOffset(res: Response): void {
+    const date = Date.parse(res.headers.get("Date") ?? "");
+    if (!Number.isFinite(date)) return;
+    // The answer's arrival (a long-poll answers when it answers); Date has a one-second grain, so
+    // offsets within 2 s are noise.
+    const local = this.#clock.now();
+    const offset = Math.abs(date + 500 - local) > 2_000 ? Math.round(date + 500 - local) : 0;
+    if (Math.abs(offset - this.#offsetMs) > 2_000) {
+      this.#offsetMs = offset;
+      this.#onSkew?.(offset);
+    }
   }
 
   /** The agent SVID that signs every call from now on. */
@@ -136,7 +163,7 @@ export class AgentServerClient {
     if (proved) {
       const c = this.#credential;
       if (!c) throw new TypeError("the agent has no SVID yet: attest first");
-      headers["Signet-Agent-Proof"] = await createAgentProof(c.key, c.alg, c.svid, { method, path, body: bytes, now: this.#clock.now() });
+      headers["Signet-Agent-Proof"] = await createAgentProof(c.key, c.alg, c.svid, { method, path, body: bytes, now: this.serverNow() });
     }
     let res: Response;
     try {
@@ -150,6 +177,7 @@ export class AgentServerClient {
     } catch (e) {
       return fail("unreachable", `${this.#base.origin} cannot be reached: ${describeFetchError(e)}`);
     }
+    this.#learnOffset(res);
     const text = await readBounded(res);
     if (text === undefined) return fail(res.ok ? "bad_response" : "unavailable", `the answer (HTTP ${res.status}) is unreadable or larger than ${MAX_ANSWER_BYTES} bytes`, { status: res.status });
     if (!res.ok) {

@@ -33,6 +33,15 @@ export function createApp(): Hono<AppEnv> {
   app.use(async (c, next) => {
     c.set("requestId", crypto.randomUUID());
     await next();
+    // RFC 9110 §6.6.1: an origin with a clock sends Date (Cloudflare's edge adds it; workerd does not).
+    // Agents use it to sign their proofs in the server's time when their own clock is off.
+    if (!c.res.headers.has("Date")) {
+      try {
+        c.res.headers.set("Date", new Date().toUTCString());
+      } catch {
+        // Immutable headers (a response passed through as fetched) keep what they have.
+      }
+    }
   });
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
 

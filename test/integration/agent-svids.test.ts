@@ -149,6 +149,15 @@ describe("admin credentials: a JWT-SVID of an admin entry", () => {
   });
 });
 
+describe("the server's clock for agents", () => {
+  it("every answer carries a Date header (agents sign proofs in the server's time when their clock is off)", async () => {
+    for (const res of [await call("/healthz"), await attest({ type: "join_token", token: "x", csr: "x" }), await call("/agent/v1/whoami")]) {
+      const date = Date.parse(res.headers.get("Date") ?? "");
+      expect(Math.abs(date - Date.now())).toBeLessThan(5_000);
+    }
+  });
+});
+
 describe("sync: long-poll, node entries, federated bundles", () => {
   afterEach(() => {
     vi.unstubAllGlobals();

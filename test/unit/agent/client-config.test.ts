@@ -54,6 +54,43 @@ describe("the agent-API client", () => {
     expect(fromBase64(claims.ath as string)).toEqual(digest);
     expect(claims).toMatchObject({ htm: "POST", htu: "/agent/v1/entries/sync", iat: Math.floor(clock.now() / 1000) });
   });
+
+  it("a node clock 10 minutes behind the server: proofs carry the server's time (from Date headers), and the skew is reported once", async () => {
+    const serverAhead = 10 * 60_000;
+    const proofs: string[] = [];
+    const skews: number[] = [];
+    const fetch: Fetch = async (_url, init) => {
+      proofs.push((init.headers as Record<string, string>)["Signet-Agent-Proof"] ?? "");
+      const res = json(200, { full: false, entries: [], removed: [], next_page_token: null, cursor: "c1" });
+      res.headers.set("Date", new Date(clock.now() + serverAhead).toUTCString());
+      return res;
+    };
+    const c = new AgentServerClient({ server: "http://127.0.0.1:8787", clock, fetch, timeoutMs: 1000, onSkew: (o) => skews.push(o) });
+    c.setCredential({ key: (await generateSvidKey(false)).privateKey, alg: "ES256", svid: new Uint8Array([0x30, 0]) });
+    await c.syncEntries({});
+    await c.syncEntries({});
+    await c.syncEntries({});
+    const iat = (p: string) => decodeJwsJsonPart(p.split(".")[1]!)!.iat as number;
+    expect(iat(proofs[0]!)).toBe(Math.floor(clock.now() / 1000)); // before any answer: our own clock
+    expect(Math.abs(iat(proofs[1]!) - (clock.now() + serverAhead) / 1000)).toBeLessThanOrEqual(2);
+    expect(skews).toHaveLength(1);
+    expect(Math.abs(skews[0]! - serverAhead)).toBeLessThanOrEqual(1000);
+    expect(Math.abs(c.serverNow() - (clock.now() + serverAhead))).toBeLessThanOrEqual(1000);
+  });
+
+  it("a Date header within the header's one-second grain changes nothing", async () => {
+    const skews: number[] = [];
+    const fetch: Fetch = async () => {
+      const res = json(200, { full: false, entries: [], removed: [], next_page_token: null, cursor: "c1" });
+      res.headers.set("Date", new Date(clock.now() + 900).toUTCString());
+      return res;
+    };
+    const c = new AgentServerClient({ server: "http://127.0.0.1:8787", clock, fetch, timeoutMs: 1000, onSkew: (o) => skews.push(o) });
+    c.setCredential({ key: (await generateSvidKey(false)).privateKey, alg: "ES256", svid: new Uint8Array([0x30, 0]) });
+    await c.syncEntries({});
+    expect(skews).toEqual([]);
+    expect(c.serverNow()).toBe(clock.now());
+  });
 });
 
 describe("configuration", () => {
