@@ -1,7 +1,15 @@
-/** A grpc-js Workload API client built from the .proto by @grpc/proto-loader (protobufjs), for tests and the benchmark. */
+/**
+ * A grpc-js Workload API client built from the .proto by @grpc/proto-loader (protobufjs), for tests and
+ * the benchmark. It stays apart from src/agent/workload-client.ts on purpose: it decodes with an
+ * independent protobuf library, so tests of the server's codec do not check it against itself (and
+ * proto-loader is a devDependency the agent cannot load in production). The header name and the socket
+ * address form are the real client's.
+ */
 import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { fileURLToPath } from "node:url";
+import { SECURITY_HEADER } from "../../src/agent/workload";
+import { unixTarget } from "../../src/agent/workload-client";
 
 const PROTO = fileURLToPath(new URL("../../src/agent/workload/proto/workload.proto", import.meta.url));
 
@@ -10,12 +18,12 @@ export type WorkloadClient = grpc.Client & Record<string, (...args: unknown[]) =
 export function workloadClient(socketPath: string, options: grpc.ChannelOptions = {}): WorkloadClient {
   const definition = loadSync(PROTO, { keepCase: true, longs: Number, bytes: Buffer, defaults: true, arrays: true, objects: true });
   const Ctor = grpc.loadPackageDefinition(definition).SpiffeWorkloadAPI as unknown as new (address: string, creds: grpc.ChannelCredentials, options: grpc.ChannelOptions) => WorkloadClient;
-  return new Ctor(`unix://${socketPath}`, grpc.credentials.createInsecure(), options);
+  return new Ctor(unixTarget(socketPath), grpc.credentials.createInsecure(), options);
 }
 
 export function securityHeader(value: string | undefined = "true"): grpc.Metadata {
   const md = new grpc.Metadata();
-  if (value !== undefined) md.set("workload.spiffe.io", value);
+  if (value !== undefined) md.set(SECURITY_HEADER, value);
   return md;
 }
 
