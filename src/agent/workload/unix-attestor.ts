@@ -9,9 +9,18 @@
  * accepted must still be the start time, and /proc/<pid> must still belong to the peer's uid and gid,
  * after everything else was read (as SPIRE's peertracker checks). Otherwise the pid now names another
  * process and the caller gets no selectors at all.
+ *
+ * A connection's calls: the peer credentials of a connection cannot change, so the selectors found
+ * for it are kept (per CallerProcess object, which the server holds per connection) and a later call
+ * reads again only what could have changed, in the same order as a full attestation: the executable
+ * through /proc/<pid>/exe (one stat: device, inode, size, mtime and ctime, so an exec of another file,
+ * or the file rewritten, renamed or linked anew, is seen), whether the passwd/group files changed, the
+ * start time (one open/read/close of /proc/<pid>/stat: the pid still names the process that connected)
+ * and the owner of /proc/<pid> (a setuid since is seen). Anything different and the call is attested
+ * in full, with what that finds (other selectors after an exec, or no selectors at all).
  */
 import { createHash } from "node:crypto";
-import { closeSync, fstatSync, openSync, read, readFileSync, readlinkSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, read, readFileSync, readlinkSync, readSync, statSync } from "node:fs";
 import { BoundedCache } from "../../lib/bounded-cache";
 import { err, ok, type Result } from "../../lib/result";
 import type { PeerCredentials } from "./peer-credentials";
@@ -69,6 +78,8 @@ export function parseIdNames(text: string): Map<number, string> {
 class IdNameFile {
   #key = "";
   #names = new Map<number, string>();
+  /** Changes whenever the names are read anew. */
+  #version = 0;
 
   constructor(
     readonly path: string,
@@ -79,8 +90,14 @@ class IdNameFile {
 
   /** Looks at the file at most once per `recheckMs`: a renamed user is seen that soon. */
   name(id: number): string | undefined {
+    this.version();
+    return this.#names.get(id);
+  }
+
+  /** The names' version after looking at the file (at most once per `recheckMs`). */
+  version(): number {
     const now = performance.now();
-    if (now - this.#checkedAt < this.recheckMs) return this.#names.get(id);
+    if (now - this.#checkedAt < this.recheckMs) return this.#version;
     this.#checkedAt = now;
     try {
       const st = statSync(this.path);
@@ -88,14 +105,30 @@ class IdNameFile {
       if (key !== this.#key) {
         this.#names = parseIdNames(readFileSync(this.path, "utf8"));
         this.#key = key;
+        this.#version++;
       }
     } catch {
+      if (this.#key !== "" || this.#names.size > 0) this.#version++;
       this.#names = new Map();
       this.#key = "";
     }
-    return this.#names.get(id);
+    return this.#version;
   }
 }
+
+/** What a connection's full attestation found, and what a later call compares. */
+interface Attested {
+  readonly selectors: readonly string[];
+  /** The executable's (dev, inode, size, mtime, ctime) when it was hashed. */
+  readonly exeKey: string;
+  readonly users: number;
+  readonly groups: number;
+}
+
+const exeKeyOf = (st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+
+/** One buffer for /proc/<pid>/stat reads (synchronous, so never shared by two at once). */
+const statBuffer = Buffer.allocUnsafe(4096);
 
 export class UnixAttestor {
   readonly #proc: string;
@@ -105,6 +138,10 @@ export class UnixAttestor {
   readonly #hashes = new BoundedCache<string>(1024);
   /** Hashes being computed, so concurrent first callers of one executable share one read. */
   readonly #hashing = new Map<string, Promise<string>>();
+  /** Per connection (its CallerProcess object): what its last full attestation found. */
+  readonly #attested = new WeakMap<CallerProcess, Attested>();
+  /** Calls answered from `#attested` and full attestations, for tests. */
+  readonly counts = { cached: 0, full: 0 };
 
   constructor(options: UnixAttestorOptions = {}) {
     this.#proc = options.procRoot ?? "/proc";
@@ -115,21 +152,60 @@ export class UnixAttestor {
 
   /** The start time of `pid` now, or undefined when there is no such process. */
   startTime(pid: number): string | undefined {
+    const path = `${this.#proc}/${pid}/stat`;
+    let fd: number;
     try {
-      return parseStartTime(readFileSync(`${this.#proc}/${pid}/stat`, "latin1"));
+      fd = openSync(path, "r");
     } catch {
       return undefined;
     }
+    try {
+      // One read: procfs renders the whole line at once (far below 4 KiB; a longer file is read whole).
+      const n = readSync(fd, statBuffer, 0, statBuffer.length, 0);
+      return parseStartTime(n < statBuffer.length ? statBuffer.toString("latin1", 0, n) : readFileSync(path, "latin1"));
+    } catch {
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
   }
 
+  /**
+   * The caller's selectors. A caller (connection) attested before is answered from what was found
+   * then when the executable, the names files, the start time and the owner are all unchanged.
+   */
   async attest(caller: CallerProcess): Promise<Result<string[], AttestationFailure>> {
+    const before = this.#attested.get(caller);
+    if (before && this.#unchanged(caller, before)) {
+      this.counts.cached++;
+      return ok(before.selectors as string[]);
+    }
+    this.counts.full++;
+    const r = await this.#attestFully(caller);
+    if (r.ok) this.#attested.set(caller, r.value);
+    else this.#attested.delete(caller);
+    return r.ok ? ok([...r.value.selectors]) : r;
+  }
+
+  #unchanged(caller: CallerProcess, before: Attested): boolean {
+    const base = `${this.#proc}/${caller.pid}`;
+    const exe = statSync(`${base}/exe`, { bigint: true, throwIfNoEntry: false });
+    if (!exe || exeKeyOf(exe) !== before.exeKey) return false;
+    if (this.#users.version() !== before.users || this.#groups.version() !== before.groups) return false;
+    if (this.startTime(caller.pid) !== caller.startTime) return false;
+    const st = statSync(base, { throwIfNoEntry: false });
+    return st !== undefined && st.uid === caller.uid && st.gid === caller.gid;
+  }
+
+  async #attestFully(caller: CallerProcess): Promise<Result<Attested, AttestationFailure>> {
     const base = `${this.#proc}/${caller.pid}`;
     let path: string;
     let sha256: string;
+    let exeKey: string;
     try {
       // procfs answers these from memory: synchronous calls cost microseconds, a thread-pool hop more.
       path = readlinkSync(`${base}/exe`);
-      sha256 = await this.#hashExecutable(`${base}/exe`);
+      ({ sha256, exeKey } = await this.#hashExecutable(`${base}/exe`));
     } catch (e) {
       const alive = this.startTime(caller.pid);
       if (alive === undefined) return err({ reason: "process_gone", detail: `process ${caller.pid} has exited` });
@@ -146,27 +222,28 @@ export class UnixAttestor {
       return err({ reason: "process_gone", detail: `process ${caller.pid} has exited` });
     }
 
+    const users = this.#users.version();
+    const groups = this.#groups.version();
     const selectors = [`unix:uid:${caller.uid}`, `unix:gid:${caller.gid}`];
     const user = this.#users.name(caller.uid);
     if (user !== undefined) selectors.push(`unix:user:${user}`);
     const group = this.#groups.name(caller.gid);
     if (group !== undefined) selectors.push(`unix:group:${group}`);
     selectors.push(`unix:path:${path}`, `unix:sha256:${sha256}`);
-    return ok(selectors);
+    return ok({ selectors: Object.freeze(selectors), exeKey, users, groups });
   }
 
-  async #hashExecutable(exe: string): Promise<string> {
+  async #hashExecutable(exe: string): Promise<{ sha256: string; exeKey: string }> {
     // The common case, a binary hashed before: one stat through the link, no open.
-    const seen = statSync(exe, { bigint: true });
-    const hit = this.#hashes.get(`${seen.dev}:${seen.ino}:${seen.size}:${seen.mtimeNs}:${seen.ctimeNs}`);
-    if (hit !== undefined) return hit;
+    const seen = exeKeyOf(statSync(exe, { bigint: true }));
+    const hit = this.#hashes.get(seen);
+    if (hit !== undefined) return { sha256: hit, exeKey: seen };
     const fd = openSync(exe, "r");
     let handedOver = false;
     try {
-      const st = fstatSync(fd, { bigint: true });
-      const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      const key = exeKeyOf(fstatSync(fd, { bigint: true }));
       const cached = this.#hashes.get(key);
-      if (cached !== undefined) return cached;
+      if (cached !== undefined) return { sha256: cached, exeKey: key };
       let pending = this.#hashing.get(key);
       if (!pending) {
         handedOver = true;
@@ -176,7 +253,7 @@ export class UnixAttestor {
       try {
         const hex = await pending;
         this.#hashes.set(key, hex);
-        return hex;
+        return { sha256: hex, exeKey: key };
       } finally {
         this.#hashing.delete(key);
       }
