@@ -11,7 +11,7 @@
 //   {"cmd":"connect","port":P,"expect":"spiffe://…"}   one mTLS connection (ping, pong)
 //   {"cmd":"loop","port":P,"expect":…,"intervalMs":N}   keep connecting until "stop-loop"
 //   {"cmd":"stop-loop"}                                 the loop's counts and the issuers seen
-//   {"cmd":"jwt","audience":"…"}                        FetchJWTSVID
+//   {"cmd":"jwt","audience":"…"}                        FetchJWTSVID (for --want's ID, if given)
 //   {"cmd":"exit"}
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
@@ -211,7 +211,7 @@ async function handle(cmd) {
     }
     case "jwt":
       return new Promise((resolve) =>
-        client.FetchJWTSVID({ audience: [cmd.audience] }, header(), (e, r) =>
+        client.FetchJWTSVID({ audience: [cmd.audience], spiffe_id: opts.want ?? "" }, header(), (e, r) =>
           resolve(e ? { error: { code: e.code, status: grpc.status[e.code], details: e.details } } : { svids: r.svids.map((s) => ({ spiffe_id: s.spiffe_id, token: s.svid })) }),
         ),
       );

@@ -11,8 +11,15 @@ import { cleanup, installExitHandlers } from "./demo-lib.mjs";
 import { createContext, steps } from "./demo-scenario.mjs";
 
 const verbose = process.argv.includes("--verbose");
-const out = (line) => process.stdout.write(`${line}\n`);
-installExitHandlers({ signals: true, onSignal: (s) => out(`\n${s}: stopping everything and removing the temp dir`) });
+let interrupted = false;
+const out = (line) => interrupted || process.stdout.write(`${line}\n`);
+installExitHandlers({
+  signals: true,
+  onSignal: (s) => {
+    out(`\n${s}: stopping everything and removing the temp dir`);
+    interrupted = true;
+  },
+});
 
 let failed = 0;
 function check(label, actual, expected) {
