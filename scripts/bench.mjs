@@ -173,6 +173,12 @@ try {
     await registryBench();
     process.exit(0);
   }
+  // BENCH_ONLY=agent: just signet-agent's figures (scripts/bench-agent.mjs).
+  const agentFigures = () => import("./bench-agent.mjs").then((m) => m.benchAgent({ send, signetUrl, adminToken }));
+  if (process.env.BENCH_ONLY === "agent") {
+    await agentFigures();
+    process.exit(0);
+  }
   const [rawSign, x509, jwtBatch, jwt] = await measure([
     route("/raw-sign", 10000),
     route("/issue-x509", 10000, "&batch=500"),
@@ -203,6 +209,7 @@ try {
   line(`kbs_handshake_sample_worker_${IN_FLIGHT}_in_flight`, handshakes, "handshakes/s", crypto);
 
   await registryBench();
+  await agentFigures();
 } finally {
   await mf.dispose();
 }

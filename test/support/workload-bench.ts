@@ -26,6 +26,7 @@ import { bundleSetFromAuthorities } from "../../src/agent/bundles";
 import { AgentCache } from "../../src/agent/cache";
 import type { WireEntry } from "../../src/agent/wire";
 import { startWorkloadApi } from "../../src/agent/workload";
+import { decodeString, readFields } from "../../src/agent/workload/protobuf";
 import { GRPC_SERVER_OPTIONS } from "../../src/agent/workload/server";
 import { issueIdentity, trustDomainMaterial, type TrustDomainMaterial } from "./agent-state";
 
@@ -340,4 +341,32 @@ export async function runBenchClients(socketPath: string, floorPath: string, opt
   } finally {
     for (const c of [...api, ...floor]) c.close();
   }
+}
+
+/**
+ * A workload holding a FetchX509SVID stream open (raw HTTP/2, as the latency clients above): calls
+ * `onAnswer` with the SPIFFE IDs of every answer the agent sends, the moment its last byte arrives.
+ */
+export function watchX509Svids(socketPath: string, onAnswer: (spiffeIds: string[]) => void, onEnd: (why: string) => void): { close(): void } {
+  const conn = connectTo(socketPath);
+  const req = conn.request({ ":method": "POST", ":path": X509_PATH, "content-type": "application/grpc", te: "trailers", "workload.spiffe.io": "true" });
+  let pending: Buffer = Buffer.alloc(0);
+  req.on("data", (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+      const message = pending.subarray(5, 5 + pending.readUInt32BE(1));
+      pending = pending.subarray(5 + message.length);
+      onAnswer(readFields(message).filter((f) => f.field === 1).map((svid) => decodeString(readFields(svid.bytes!).find((f) => f.field === 1)!)));
+    }
+  });
+  req.on("response", (h) => h["grpc-status"] !== undefined && onEnd(`grpc-status ${String(h["grpc-status"])} ${String(h["grpc-message"] ?? "")}`));
+  req.on("trailers", (h) => onEnd(`grpc-status ${String(h["grpc-status"])} ${String(h["grpc-message"] ?? "")}`));
+  req.on("error", (e) => onEnd(e.message));
+  req.end(framed(Buffer.alloc(0)));
+  return {
+    close() {
+      req.close(http2.constants.NGHTTP2_CANCEL);
+      conn.close();
+    },
+  };
 }
