@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 export const REPO = fileURLToPath(new URL("..", import.meta.url));
 const PROJECT_ENTRIES = ["package.json", "wrangler.toml", "tsconfig.json", "tsconfig.base.json", "tsconfig.worker.json", "worker-configuration.d.ts", "src", "migrations", "scripts"];
 
-/** Everything started here, ended by cleanup() in reverse order. */
+/** Everything started here, ended by cleanup(): workloads, then agents, then servers (`rank`). */
 const live = new Set();
 const tempDirs = new Set();
 
@@ -34,7 +34,7 @@ export function cleanupSync() {
 
 /** Ends every process politely (SIGTERM / SIGINT, then SIGKILL) and removes the temp dirs. */
 export async function cleanup() {
-  for (const p of [...live].reverse()) await p.stop();
+  for (const p of [...live].sort((x, y) => x.rank - y.rank)) await p.stop();
   cleanupSync();
 }
 
@@ -53,8 +53,8 @@ export function installExitHandlers({ signals = false, onSignal } = {}) {
   }
 }
 
-function track(child, kill, stop) {
-  const entry = { kill, stop: async () => (await stop(), live.delete(entry)) };
+function track(rank, child, kill, stop) {
+  const entry = { rank, kill, stop: async () => (await stop(), live.delete(entry)) };
   live.add(entry);
   child.once("exit", () => live.delete(entry));
   return entry;
@@ -151,7 +151,7 @@ export async function createInstance({ dir, vars = {}, log = () => {} }) {
     child.stdout.on("data", capture);
     child.stderr.on("data", capture);
     const c = child;
-    track(c, () => killGroup(c.pid, "SIGKILL"), () => stopChild(c));
+    track(2, c, () => killGroup(c.pid, "SIGKILL"), () => stopChild(c));
     for (;;) {
       if (exited(c)) throw new Error(`scripts/dev.mjs exited (${c.exitCode ?? c.signalCode}) before ${url}/healthz answered:\n${output}`);
       try {
@@ -275,7 +275,7 @@ export function startAgent({ url, socket, attestation, name = "agent", log = () 
     if (!exited(child)) child.kill("SIGTERM");
     if (!(await waitExit(child, 5000))) child.kill("SIGKILL");
   };
-  track(child, () => child.kill("SIGKILL"), stop);
+  track(1, child, () => child.kill("SIGKILL"), stop);
   return {
     child,
     lines,
@@ -347,7 +347,7 @@ export function startWorkload({ socket, name, uid, allow = [], want, log = () =>
     if (!exited(child)) child.stdin.end();
     if (!(await waitExit(child, 3000))) child.kill("SIGKILL");
   };
-  track(child, () => child.kill("SIGKILL"), stop);
+  track(0, child, () => child.kill("SIGKILL"), stop);
   let nextId = 1;
   const w = {
     name,
