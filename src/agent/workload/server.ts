@@ -48,6 +48,8 @@ export interface WorkloadAttestor {
   /** /proc/<pid>/stat field 22 now; undefined when the process is gone. */
   startTime(pid: number): string | undefined;
   attest(caller: CallerProcess): Promise<Result<string[], AttestationFailure>>;
+  /** The connection of `caller` has closed: whatever was kept for it can go. */
+  release?(caller: CallerProcess): void;
 }
 
 export interface WorkloadApiServerOptions {
@@ -249,6 +251,7 @@ export async function startWorkloadApi(options: WorkloadApiServerOptions): Promi
     socket.once("close", () => {
       peers.delete(tag);
       sockets.delete(socket);
+      attestor.release?.(caller);
     });
     injector.injectConnection(socket);
   });

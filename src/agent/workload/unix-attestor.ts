@@ -15,9 +15,10 @@
  * reads again only what could have changed, in the same order as a full attestation: the executable
  * through /proc/<pid>/exe (one stat: device, inode, size, mtime and ctime, so an exec of another file,
  * or the file rewritten, renamed or linked anew, is seen), whether the passwd/group files changed, the
- * start time (one open/read/close of /proc/<pid>/stat: the pid still names the process that connected)
- * and the owner of /proc/<pid> (a setuid since is seen). Anything different and the call is attested
- * in full, with what that finds (other selectors after an exec, or no selectors at all).
+ * start time (one read of /proc/<pid>/stat through a descriptor kept open for the connection: the pid
+ * still names the process that connected) and the owner of /proc/<pid> (a setuid since is seen).
+ * Anything different, or any error, and the call is attested in full, with what that finds (other
+ * selectors after an exec, or no selectors at all). `release` closes what a connection kept.
  */
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, read, readFileSync, readlinkSync, readSync, statSync } from "node:fs";
@@ -123,6 +124,11 @@ interface Attested {
   readonly exeKey: string;
   readonly users: number;
   readonly groups: number;
+  /**
+   * /proc/<pid>/stat, kept open for the connection: a read costs one syscall, and once the process
+   * has exited the kernel answers ESRCH on it even when the pid has been given to another process.
+   */
+  readonly statFd: number;
 }
 
 const exeKeyOf = (st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
@@ -140,6 +146,8 @@ export class UnixAttestor {
   readonly #hashing = new Map<string, Promise<string>>();
   /** Per connection (its CallerProcess object): what its last full attestation found. */
   readonly #attested = new WeakMap<CallerProcess, Attested>();
+  /** Closes a kept descriptor whose caller was dropped without `release` (unregistered by `release`). */
+  readonly #finalizer = new FinalizationRegistry<number>((fd) => closeQuietly(fd));
   /** Calls answered from `#attested` and full attestations, for tests. */
   readonly counts = { cached: 0, full: 0 };
 
@@ -152,22 +160,26 @@ export class UnixAttestor {
 
   /** The start time of `pid` now, or undefined when there is no such process. */
   startTime(pid: number): string | undefined {
-    const path = `${this.#proc}/${pid}/stat`;
     let fd: number;
     try {
-      fd = openSync(path, "r");
+      fd = openSync(`${this.#proc}/${pid}/stat`, "r");
     } catch {
       return undefined;
     }
     try {
-      // One read: procfs renders the whole line at once (far below 4 KiB; a longer file is read whole).
-      const n = readSync(fd, statBuffer, 0, statBuffer.length, 0);
-      return parseStartTime(n < statBuffer.length ? statBuffer.toString("latin1", 0, n) : readFileSync(path, "latin1"));
-    } catch {
-      return undefined;
+      return startTimeAt(fd);
     } finally {
       closeSync(fd);
     }
+  }
+
+  /** Forgets a connection's attestation and closes what it kept (the server calls it when the connection closes). */
+  release(caller: CallerProcess): void {
+    const kept = this.#attested.get(caller);
+    if (!kept) return;
+    this.#attested.delete(caller);
+    this.#finalizer.unregister(caller);
+    closeQuietly(kept.statFd);
   }
 
   /**
@@ -181,23 +193,45 @@ export class UnixAttestor {
       return ok(before.selectors as string[]);
     }
     this.counts.full++;
+    this.release(caller);
     const r = await this.#attestFully(caller);
-    if (r.ok) this.#attested.set(caller, r.value);
-    else this.#attested.delete(caller);
-    return r.ok ? ok([...r.value.selectors]) : r;
+    if (!r.ok) return r;
+    this.#keep(caller, r.value);
+    return ok([...r.value.selectors]);
+  }
+
+  /** Keeps a full attestation for the caller's next calls, with /proc/<pid>/stat open, if that still names it. */
+  #keep(caller: CallerProcess, found: Omit<Attested, "statFd">): void {
+    if (this.#attested.has(caller)) return; // attested twice at once: the first one kept its own
+    let fd: number;
+    try {
+      fd = openSync(`${this.#proc}/${caller.pid}/stat`, "r");
+    } catch {
+      return;
+    }
+    if (startTimeAt(fd) !== caller.startTime) {
+      closeQuietly(fd);
+      return;
+    }
+    this.#attested.set(caller, { ...found, statFd: fd });
+    this.#finalizer.register(caller, fd, caller);
   }
 
   #unchanged(caller: CallerProcess, before: Attested): boolean {
-    const base = `${this.#proc}/${caller.pid}`;
-    const exe = statSync(`${base}/exe`, { bigint: true, throwIfNoEntry: false });
-    if (!exe || exeKeyOf(exe) !== before.exeKey) return false;
-    if (this.#users.version() !== before.users || this.#groups.version() !== before.groups) return false;
-    if (this.startTime(caller.pid) !== caller.startTime) return false;
-    const st = statSync(base, { throwIfNoEntry: false });
-    return st !== undefined && st.uid === caller.uid && st.gid === caller.gid;
+    try {
+      const base = `${this.#proc}/${caller.pid}`;
+      const exe = statSync(`${base}/exe`, { bigint: true, throwIfNoEntry: false });
+      if (!exe || exeKeyOf(exe) !== before.exeKey) return false;
+      if (this.#users.version() !== before.users || this.#groups.version() !== before.groups) return false;
+      if (startTimeAt(before.statFd) !== caller.startTime) return false;
+      const st = statSync(base, { throwIfNoEntry: false });
+      return st !== undefined && st.uid === caller.uid && st.gid === caller.gid;
+    } catch {
+      return false;
+    }
   }
 
-  async #attestFully(caller: CallerProcess): Promise<Result<Attested, AttestationFailure>> {
+  async #attestFully(caller: CallerProcess): Promise<Result<Omit<Attested, "statFd">, AttestationFailure>> {
     const base = `${this.#proc}/${caller.pid}`;
     let path: string;
     let sha256: string;
@@ -260,6 +294,25 @@ export class UnixAttestor {
     } finally {
       if (!handedOver) closeSync(fd);
     }
+  }
+}
+
+/** Field 22 of the /proc/<pid>/stat open as `fd`, read from its start; undefined on any error (ESRCH once the process is gone). */
+function startTimeAt(fd: number): string | undefined {
+  try {
+    // One read: procfs renders the whole line at once, far below 4 KiB.
+    const n = readSync(fd, statBuffer, 0, statBuffer.length, 0);
+    return n < statBuffer.length ? parseStartTime(statBuffer.toString("latin1", 0, n)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
   }
 }
 

@@ -6,8 +6,9 @@
  * through the real server on a fake /proc naming this very process.
  */
 import * as grpc from "@grpc/grpc-js";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -108,11 +109,31 @@ describe("UnixAttestor: a connection's attestation is reused only while nothing 
     chownSync(proc.dir, uid, gid);
   });
 
-  it("a process gone since gets nothing", async () => {
+  it("a process gone since (its /proc/<pid> removed) gets nothing", async () => {
     expect((await attestor.attest(caller)).ok).toBe(true);
-    unlinkSync(join(proc.dir, "stat"));
+    rmSync(proc.dir, { recursive: true });
     expect(await attestor.attest(caller)).toEqual({ ok: false, error: expect.objectContaining({ reason: "process_gone" }) });
-    proc.start("555");
+  });
+});
+
+describe("UnixAttestor on the real /proc: a connection's kept attestation ends with its process", () => {
+  it("a child attested twice (the second from what was kept), then killed: nothing; release is harmless twice", async () => {
+    const attestor = new UnixAttestor();
+    const child = spawn("sleep", ["30"]);
+    const pid = child.pid!;
+    const caller = { pid, uid, gid, startTime: attestor.startTime(pid)! };
+    expect((await attestor.attest(caller)).ok).toBe(true);
+    const cached = attestor.counts.cached;
+    expect((await attestor.attest(caller)).ok).toBe(true);
+    expect(attestor.counts.cached).toBe(cached + 1);
+    const exited = new Promise((r) => child.on("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+    const r = await attestor.attest(caller);
+    expect(r.ok).toBe(false);
+    expect(["process_gone", "pid_reused"]).toContain(r.ok ? "" : r.error.reason);
+    attestor.release(caller);
+    attestor.release(caller);
   });
 });
 
@@ -225,6 +246,19 @@ describe("the server on a fake /proc naming this process", () => {
     await expect(firstMessage(client, "FetchX509SVID")).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
     proc.start("777");
     proc.retarget(binA);
+  });
+
+  it("what a connection kept (its /proc/<pid>/stat descriptor) is closed when the connection closes", async () => {
+    const fds = () => readdirSync("/proc/self/fd").length;
+    const before = fds();
+    const clients = Array.from({ length: 5 }, () => workloadClient(path, { "grpc.use_local_subchannel_pool": 1 }));
+    for (const c of clients) await unaryCall(c, "FetchJWTSVID", { audience: ["x"] });
+    // Each connection: the client's socket, the server's socket, the kept descriptor.
+    expect(fds()).toBeGreaterThanOrEqual(before + 15);
+    for (const c of clients) c.close();
+    let polls = 0;
+    while (fds() > before && polls++ < 200) await new Promise((r) => setTimeout(r, 10));
+    expect(fds()).toBeLessThanOrEqual(before);
   });
 
   it("X.509 answers are the same bytes until an SVID changes; a new SVID reaches new calls and open streams", async () => {
