@@ -29,6 +29,15 @@ export default tseslint.config(
       ],
     },
   },
+  // The two Node programs share src/lib and src/node (Node-only helpers: attesters, files), never each other.
+  ...[
+    { files: ["src/agent/**/*.ts"], not: ["cli"] },
+    { files: ["src/cli/**/*.ts"], not: ["agent"] },
+    { files: ["src/node/**/*.ts"], not: ["cli", "agent"] },
+  ].map(({ files, not }) => ({
+    files,
+    rules: { "no-restricted-imports": ["error", { patterns: not.map((dir) => ({ group: [`**/${dir}/*`, `**/${dir}`], message: "Shared Node code lives in src/node." })) }] },
+  })),
   {
     files: ["scripts/**/*.mjs", "bin/**/*.mjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly", fetch: "readonly" } },

@@ -7,7 +7,7 @@
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { resolve } from "node:path";
-import { writeFilesAtomically, type FileToWrite } from "../cli/files";
+import { writeFilesAtomically, type FileToWrite } from "../node/files";
 import { toBase64, toPem } from "../lib/encoding";
 import { parseSpiffeId } from "../lib/spiffe/id";
 import type { X509SvidResponse } from "./api-messages";

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { err, ok, type Result } from "../lib/result";
 import { usageError, oneLine, type CliFailure } from "./failure";
-import { readRegularFile } from "./input-file";
+import { readRegularFile } from "../node/input-file";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:8787";
 export const SERVER_ENV = "SIGNET_SERVER";

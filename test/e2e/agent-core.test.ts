@@ -13,7 +13,7 @@ import { createRemoteJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { systemClock } from "../../src/lib/clock";
 import { toPem } from "../../src/lib/encoding";
-import { sampleAttester } from "../../src/cli/attesters/sample";
+import { sampleAttester } from "../../src/node/attesters/sample";
 import { AgentIdentity } from "../../src/agent/agent-identity";
 import { teeAttestor } from "../../src/agent/attestation";
 import { bundleSetFromAuthorities } from "../../src/agent/bundles";

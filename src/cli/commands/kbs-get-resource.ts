@@ -7,11 +7,11 @@ import { basename, dirname, resolve } from "node:path";
 import { GUEST_TEES, getResource, parseResourceUri, runHandshake, type Attester, type GuestError, type GuestTee } from "../../lib/kbs/guest";
 import type { TeeKeyAlgorithm } from "../../lib/kbs/resource-jwe";
 import { err, ok, type Result } from "../../lib/result";
-import { sampleAttester } from "../attesters/sample";
-import { DEFAULT_TSM_REPORT_DIR, detectTsmTee, tsmAttester } from "../attesters/tsm";
+import { sampleAttester } from "../../node/attesters/sample";
+import { DEFAULT_TSM_REPORT_DIR, detectTsmTee, tsmAttester } from "../../node/attesters/tsm";
 import { defineCommand, type CliIo } from "../command";
 import { failure, oneLine, usageError, type CliFailure, type FailureReason } from "../failure";
-import { writeFilesAtomically } from "../files";
+import { writeFilesAtomically } from "../../node/files";
 import { oneOfFlag } from "../values";
 
 const NAME = "kbs get-resource";

@@ -8,7 +8,7 @@ import { fromHex } from "../../lib/encoding";
 import { err, ok, type Result } from "../../lib/result";
 import type { CliIo } from "../command";
 import { failure, usageError, type CliFailure } from "../failure";
-import { readRegularFile } from "../input-file";
+import { readRegularFile } from "../../node/input-file";
 
 export type VerifyOutcome =
   | { readonly ok: true; readonly tee: "snp" | "tdx"; readonly claims: unknown }

@@ -9,7 +9,7 @@ import { err, ok, type Result } from "../../lib/result";
 import { parseDnsNames } from "../../lib/spiffe/dns-name";
 import { defineCommand } from "../command";
 import { failure, oneLine, usageError, type CliFailure } from "../failure";
-import { writeFilesAtomically } from "../files";
+import { writeFilesAtomically } from "../../node/files";
 import { certificateHasKey, DEFAULT_KEY_TYPE, generateWorkloadKey, KEY_TYPES } from "../keys";
 import { decodeDerList, formatInstant, oneOfFlag, requireFlag, spiffeIdFlag, ttlFlag } from "../values";
 

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { mkdir, open, symlink, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { readRegularFile } from "../../../src/cli/input-file";
+import { readRegularFile } from "../../../src/node/input-file";
 import { scratchDir } from "./run-cli";
 
 const posix = process.platform !== "win32";

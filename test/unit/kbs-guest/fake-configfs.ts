@@ -21,7 +21,7 @@
  */
 import { mkdir, readFile, readdir, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { nodeTsmFiles, type TsmFiles } from "../../../src/cli/attesters/tsm";
+import { nodeTsmFiles, type TsmFiles } from "../../../src/node/attesters/tsm";
 
 export interface TsmBlobs {
   readonly outblob: Uint8Array;

@@ -5,7 +5,7 @@
  * unusable answer a value, never a throw.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { sampleAttester } from "../../../src/cli/attesters/sample";
+import { sampleAttester } from "../../../src/node/attesters/sample";
 import { fromHex, toBase64, toBase64Url, utf8 } from "../../../src/lib/encoding";
 import { encryptResource, expectedReportData, generateTeeKeyPair, KBS_PROTOCOL_VERSION, requestExtraParams, type TeeKeyAlgorithm } from "../../../src/lib/kbs";
 import { getResource, parseResourceUri, runHandshake, type Attester, type Fetch, type GuestError, type GuestSession } from "../../../src/lib/kbs/guest";

@@ -1,5 +1,5 @@
 /**
- * The configfs-tsm attester (src/cli/attesters/tsm.ts) against the fake configfs tree of
+ * The configfs-tsm attester (src/node/attesters/tsm.ts) against the fake configfs tree of
  * fake-configfs.ts, with real evidence as the TSM's answer (an SNP report and a TDX quote from
  * test/fixtures, their REPORT_DATA set to what was written, as the hardware would): the evidence JSON,
  * the order of the kernel calls, provider mismatch, generation races, a missing tsm directory, and
@@ -10,7 +10,7 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { detectTsmTee, nodeTsmFiles, tsmAttester, type TsmAttesterOptions } from "../../../src/cli/attesters/tsm";
+import { detectTsmTee, nodeTsmFiles, tsmAttester, type TsmAttesterOptions } from "../../../src/node/attesters/tsm";
 import { buildCertTable, CERT_TABLE_GUIDS } from "../../../src/lib/attestation/collateral/snp-cert-table";
 import { parseSnpEvidence, parseSnpReport, snpEvidenceJson } from "../../../src/lib/attestation/snp";
 import { parseTdxEvidence, parseTdxQuote, tdxEvidenceJson } from "../../../src/lib/attestation/tdx";
