@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   activateNextAt,
-  BUNDLE_SAFETY_MS,
+  bundleRetentionMs,
   planRotation,
   prepareAt,
   TRACKS,
@@ -149,8 +149,8 @@ describe("planRotation converges from any stored state (property)", () => {
       expect(plan.actions.filter((x) => x.kind === "create" && x.track === track).length).toBeLessThanOrEqual(1);
     }
     for (const r of after) {
-      // Old keys stay published until 24 h after they expire, and not longer.
-      if (r.status === "old") expect(now).toBeLessThan(r.notAfter + BUNDLE_SAFETY_MS);
+      // Old keys stay published until min(24 h, CA_TTL) after they expire, and not longer.
+      if (r.status === "old") expect(now).toBeLessThan(r.notAfter + bundleRetentionMs(lifetimeMs));
     }
     const beforeIds = new Map(before.map((r) => [r.id, r]));
     for (const action of plan.actions) {
@@ -158,7 +158,7 @@ describe("planRotation converges from any stored state (property)", () => {
       const pruned = beforeIds.get(action.id)!;
       // Only never-used prepared keys, expired prepared keys, or old keys past their grace are removed;
       // an active key is demoted (and kept while its SVIDs may be alive), never deleted inside the grace.
-      if (pruned.status !== "prepared") expect(now).toBeGreaterThanOrEqual(pruned.notAfter + BUNDLE_SAFETY_MS);
+      if (pruned.status !== "prepared") expect(now).toBeGreaterThanOrEqual(pruned.notAfter + bundleRetentionMs(lifetimeMs));
     }
     // A second pass is a no-op, and the next look is in the future.
     const again = planRotation(after, now, { lifetimeMs });
@@ -183,5 +183,26 @@ describe("planRotation converges from any stored state (property)", () => {
       }
     }
     expect(checked).toBe(3000);
+  });
+});
+
+describe("bundle size at steady state", () => {
+  it("for any CA_TTL ≥ 1 h, every track publishes fewer than 10 keys, and an old key stays min(24 h, CA_TTL) after expiry", () => {
+    for (const lifetimeMs of [H, 2 * H, 3 * H, 6 * H, 12 * H, D, 3 * D, 30 * D, 90 * D]) {
+      let now = 100 * D;
+      let rows: AuthoritySchedule[] = apply([], planRotation([], now, { lifetimeMs }).actions);
+      let most = 0;
+      // Run the alarm schedule for 20 lifetimes (at least 10 days), planning at every wake-up.
+      const end = now + Math.max(20 * lifetimeMs, 10 * D);
+      while (now < end) {
+        const plan = planRotation(rows, now, { lifetimeMs });
+        rows = apply(rows, plan.actions);
+        for (const track of TRACKS) most = Math.max(most, rows.filter((r) => r.track === track).length);
+        for (const r of rows) if (r.status === "old") expect(now).toBeLessThan(r.notAfter + Math.min(D, lifetimeMs));
+        now = plan.nextCheckAt!;
+      }
+      expect(most, `CA_TTL ${lifetimeMs / H} h`).toBeLessThan(10);
+      expect(most, `CA_TTL ${lifetimeMs / H} h`).toBeGreaterThanOrEqual(2);
+    }
   });
 });

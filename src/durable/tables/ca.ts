@@ -3,7 +3,7 @@ import { integer, sqliteTable, text, index } from "drizzle-orm/sqlite-core";
 
 /**
  * Signing authorities, one row per key. A track ("x509", "jwt-es256", "jwt-rs256", "ear-es256") has at most one
- * `active` and one `prepared` row; `old` rows stay published until 24 h after they expire.
+ * `active` and one `prepared` row; `old` rows stay published until min(24 h, CA_TTL) after they expire.
  */
 export const authorities = sqliteTable(
   "authorities",

@@ -4,7 +4,7 @@
  *
  *   prepare   when now ≥ notAfter − min(lifetime/2, 30 d)   (new key published in bundle and JWKS at once)
  *   activate  when now ≥ notAfter − min(lifetime/6, 7 d)    (current → old, prepared → active)
- *   prune     an old authority 24 h after it expired        (SVIDs it signed are long gone by then)
+ *   prune     an old authority min(24 h, lifetime) after it expired   (SVIDs never outlive their key)
  *
  * With the default 24 h CA lifetime: prepare at +12 h, activate at +20 h, so every key sits in the
  * bundle for at least 8 h before it signs anything, and SVIDs of the old key stay verifiable.
@@ -50,8 +50,16 @@ export type RotationAction =
 
 export const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
-/** Old keys stay published this long after they expire (SPIRE safetyThresholdBundle). */
+/**
+ * Old keys stay published this long after they expire (SPIRE safetyThresholdBundle), or for one
+ * lifetime when that is shorter: no SVID outlives its key, so a short CA_TTL must not pile up expired
+ * keys (with CA_TTL=1h, 24 h would mean ~25 CAs and ~50 JWT keys published, past AWS's 100-key JWKS limit).
+ */
 export const BUNDLE_SAFETY_MS = DAY_MS;
+
+export function bundleRetentionMs(lifetimeMs: number): number {
+  return Math.min(BUNDLE_SAFETY_MS, lifetimeMs);
+}
 /** New CA certificates and keys are backdated like SPIRE backdates (clock skew between peers). */
 export const BACKDATE_MS = 10_000;
 /** More simulated steps than any state needs (each track settles in at most ~6). */
@@ -163,7 +171,7 @@ export function planRotation(all: readonly AuthoritySchedule[], now: number, set
 
   for (const s of slots) {
     if (s.pruned || s.status !== "old") continue;
-    const pruneAt = s.notAfter + BUNDLE_SAFETY_MS;
+    const pruneAt = s.notAfter + bundleRetentionMs(settings.lifetimeMs);
     if (now >= pruneAt) s.pruned = true;
     else times.push(pruneAt);
   }
