@@ -43,7 +43,12 @@ export function createApp(): Hono<AppEnv> {
       }
     }
   });
-  app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
+  // HSTS only on answers over https: `npm run dev` answers plain http, where the header means nothing
+  // and a browser that met it on localhost over https would refuse http there afterwards.
+  app.use(async (c, next) => {
+    const https = new URL(c.req.url).protocol === "https:";
+    return secureHeaders({ crossOriginResourcePolicy: "cross-origin", strictTransportSecurity: https ? "max-age=15552000; includeSubDomains" : false })(c, next);
+  });
 
   app.use(configMiddleware);
   app.route("/healthz", health);
