@@ -15,6 +15,7 @@ import type { Attester } from "../lib/kbs/guest";
 import { sampleAttester } from "../node/attesters/sample";
 import { tsmAttester } from "../node/attesters/tsm";
 import { apiMain } from "./api-cli";
+import { helperMain } from "./helper-cli";
 import { AgentFatalError, AgentIdentity, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from "./agent-identity";
 import { joinTokenAttestor, teeAttestor, x509PopAttestor, type NodeAttestor } from "./attestation";
 import { bundleSetFromAuthorities } from "./bundles";
@@ -34,6 +35,7 @@ const USAGE = `Usage: signet-agent run --server URL --socket unix:///path/agent.
                         [--config FILE] [--data-dir DIR] [--log-level debug|info|warn|error] [--tsm-dir DIR]
        signet-agent api fetch x509|fetch jwt|validate jwt …   (signet-agent api --help)
        signet-agent healthcheck [--shallow] [--verbose]      (signet-agent healthcheck --help)
+       signet-agent helper -config helper.conf [-daemon-mode=false]   (spiffe-helper; helper -help)
 
 Attests this node to Signet, keeps its agent SVID fresh (renewed at half-life, re-attested when
 allowed), syncs the registration entries it is authorized for, holds their X.509-SVIDs (keys in
@@ -209,8 +211,9 @@ export async function main(io: AgentIo): Promise<number> {
     return 0;
   }
   if (command === "api" || command === "healthcheck") return apiMain(io, command, rest);
+  if (command === "helper") return helperMain(io, rest, VERSION);
   try {
-    if (command !== "run") throw new UsageError(`unknown command ${JSON.stringify(command)} (signet-agent run --help, api --help, healthcheck --help)`);
+    if (command !== "run") throw new UsageError(`unknown command ${JSON.stringify(command)} (signet-agent run --help, api --help, healthcheck --help, helper -help)`);
     const config = await loadConfig(io, rest);
     if (config === "help") {
       io.stdout(USAGE);

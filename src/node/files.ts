@@ -9,7 +9,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { err, ok, type Result } from "../lib/result";
 
 export interface FileToWrite {
@@ -41,7 +41,8 @@ export async function writeFilesAtomically(dir: string, files: readonly FileToWr
 
   for (const file of files) {
     const final = join(dir, file.name);
-    const temp = join(dir, `.${file.name}${suffix}`);
+    // Beside the target (a name may hold a subdirectory), so the rename stays on one file system.
+    const temp = join(dirname(final), `.${basename(final)}${suffix}`);
     staged.push({ temp, final });
     try {
       // "wx": never follow or reuse something already at the temporary name.
