@@ -19,7 +19,7 @@ import { resolve } from "node:path";
 import { Client, credentials, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import { writeFilesAtomically, type FileToWrite } from "../node/files";
 import { decodeJwtBundlesResponse, decodeX509SvidResponse, encodeEmptyRequest } from "./api-messages";
-import { EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, callFailure } from "./api-common";
+import { EXIT_REFUSED, EXIT_UNREACHABLE, callFailure } from "./api-common";
 import { X509_ENABLED, type HelperConfig, type JwtSvidConfig } from "./helper-config";
 import { jwtExpiry, jwtRefreshDelay, pickJwtSvid, renderJwtBundles, renderX509 } from "./helper-files";
 import { ProcessSignaller } from "./helper-signal";
@@ -283,5 +283,3 @@ function toFailure(e: unknown, what: string, socketPath: string): HelperFailure 
   const f = callFailure(e, what, socketPath, 5000);
   return new HelperFailure(f.message, f.exitCode);
 }
-
-export { EXIT_OK };
