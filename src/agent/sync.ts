@@ -59,6 +59,8 @@ export interface RoundOutcome {
   readonly signed: number;
   readonly failedSvids: number;
   readonly error?: string;
+  /** A delta sync delivered changes (then the next round may start at once: it long-polls again or finds nothing). */
+  readonly changed?: boolean;
 }
 
 const MAX_PAGES = 10_000;
@@ -105,6 +107,7 @@ export class SyncLoop {
     const sleep = this.#o.sleep ?? defaultSleep;
     let failures = 0;
     let status: RoundStatus = "pending";
+    let hurried = false;
     while (!signal.aborted) {
       const started = clock.now();
       let outcome: RoundOutcome;
@@ -119,7 +122,12 @@ export class SyncLoop {
       let delay: number;
       if (status === "ok" || status === "pending") {
         failures = 0;
-        delay = rest;
+        // After a delta with changes the next round starts at once (it long-polls again), so an entry
+        // created meanwhile is not held back by the minimum interval; never twice in a row, so even a
+        // server reporting changes on every answer is asked at most twice a second.
+        const hurry = status === "ok" && outcome.changed === true && !hurried;
+        hurried = hurry;
+        delay = hurry ? 0 : rest;
       } else {
         failures++;
         delay = Math.max(rest, this.backoff(failures));
@@ -161,7 +169,7 @@ export class SyncLoop {
     cache.flush();
     if (!signed.ok) return this.#failed(signed.error, "X.509-SVID signing");
     const status: RoundStatus = signed.value.failed > 0 ? "degraded" : synced.value.consistent ? "ok" : "pending";
-    return { status, signed: signed.value.signed, failedSvids: signed.value.failed };
+    return { status, signed: signed.value.signed, failedSvids: signed.value.failed, changed: synced.value.changed };
   }
 
   /** How long the entry sync may wait: until the next rotation point, at most `waitMs`. */
@@ -182,13 +190,14 @@ export class SyncLoop {
     return { status: "failed", signed: 0, failedSvids: 0, error };
   }
 
-  async #syncEntries(waitMs: number | undefined, signal: AbortSignal | undefined): Promise<Result<{ consistent: boolean }, ServerError>> {
+  async #syncEntries(waitMs: number | undefined, signal: AbortSignal | undefined): Promise<Result<{ consistent: boolean; changed: boolean }, ServerError>> {
     const { client, cache, log } = this.#o;
     const serverId = `spiffe://${cache.trustDomain}/signet/server`;
     const base = this.#cursor === undefined ? {} : { cursor: this.#cursor };
     const listed = new Set<string>();
     let pageToken: string | undefined;
     let wait = waitMs;
+    let changed = false;
     for (let pages = 0; pages < MAX_PAGES; pages++) {
       const r = await client.syncEntries({ ...base, pageSize: this.#o.pageSize ?? 500, ...(pageToken ? { pageToken } : {}), ...(wait !== undefined ? { waitMs: wait, ...(signal ? { signal } : {}) } : {}) });
       if (!r.ok) {
@@ -205,6 +214,7 @@ export class SyncLoop {
       wait = undefined;
       const page = r.value;
       cache.applyEntries(page.entries, page.removed);
+      changed ||= !page.full && (page.entries.length > 0 || page.removed.length > 0);
       for (const e of page.entries) if (e.parent_id !== serverId) listed.add(e.id);
       if (page.entries.length > 0 || page.removed.length > 0) log.debug("entries synced", { changed: page.entries.length, removed: page.removed.length, held: cache.entryCount() });
       pageToken = page.next_page_token ?? undefined;
@@ -212,10 +222,10 @@ export class SyncLoop {
       if (page.full) cache.retainOnly(listed);
       this.#cursor = page.cursor ?? undefined;
       // Without a cursor to go on from, the next round must list everything again, at once.
-      return ok({ consistent: this.#cursor !== undefined });
+      return ok({ consistent: this.#cursor !== undefined, changed });
     }
     this.#cursor = undefined;
-    return ok({ consistent: false });
+    return ok({ consistent: false, changed });
   }
 
   /** Undefined error: the answer arrived but is not usable. */

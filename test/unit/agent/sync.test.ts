@@ -179,6 +179,30 @@ describe("pacing", () => {
     expect((r.clock.now() - start) / loop.rounds).toBeGreaterThanOrEqual(1000);
   });
 
+  it("after a delta with changes the next round starts at once, but never twice in a row", async () => {
+    const r = await rig({ minIntervalMs: 1000 });
+    r.api.acceptsWaitMs = false;
+    const stop = new AbortController();
+    const sleeps: number[] = [];
+    let n = 0;
+    const loop = new SyncLoop({
+      client: r.api, cache: r.cache, identity: r.identity, clock: r.clock, random: prng(1), log: silentLogger, minIntervalMs: 1000,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        r.clock.advance(ms);
+        // A new entry lands during every sleep: every delta has changes.
+        r.api.authorized.set(`e${++n}`, entry(`e${n}`, { selectors: [{ type: "unix", value: "uid:1" }] }));
+        if (sleeps.length >= 12) stop.abort();
+      },
+    });
+    await loop.run(stop.signal);
+    // Changed deltas start the next round at once, but never twice in a row (the full syncs first are paced).
+    const pattern = sleeps.map((ms) => (ms === 0 ? "0" : "1")).join("");
+    expect(pattern).toMatch(/0/);
+    expect(pattern).not.toMatch(/00/);
+    expect(pattern.slice(-6)).toMatch(/^(01)+$|^(10)+$/);
+  });
+
   it("backs off exponentially with jitter, capped, and serves cached SVIDs while the server is down", async () => {
     const r = await rig({ backoffBaseMs: 1000, backoffMaxMs: 60_000 });
     r.api.authorized.set("a", entry("a", { selectors: [{ type: "unix", value: "uid:1" }] }));
