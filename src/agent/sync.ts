@@ -125,7 +125,7 @@ export class SyncLoop {
         // After a delta with changes the next round starts at once (it long-polls again), so an entry
         // created meanwhile is not held back by the minimum interval; never twice in a row, so even a
         // server reporting changes on every answer is asked at most twice a second.
-        const hurry = status === "ok" && outcome.changed === true && !hurried;
+        const hurry: boolean = status === "ok" && outcome.changed === true && !hurried;
         hurried = hurry;
         delay = hurry ? 0 : rest;
       } else {
