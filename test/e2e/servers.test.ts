@@ -1,8 +1,8 @@
 /**
  * Issue 11, "End to end with real servers": Debian's nginx (+ njs) and PostgreSQL 15 run from the
  * shipped examples (examples/nginx, examples/postgresql; only paths and ports replaced), each as a uid
- * of its own, with SVID, key and bundle files written by `signet-agent helper` as that uid (a stand-in
- * polling `signet-agent api fetch x509 --write` where this checkout has no helper command yet):
+ * of its own, with SVID, key and bundle files written by `signet-agent helper` as that uid, which
+ * sends the server SIGHUP after every SVID and bundle change:
  * - nginx: the client SVID of spiffe://example.org/client/app gets 200, another valid SVID 403 (the
  *   njs URI SAN check), no client certificate 400; the clients check nginx's DNS SAN web.example.org;
  * - PostgreSQL `hostssl … cert map=spiffe`: psql verify-full (db.example.org) with app's SVID (CN
@@ -17,6 +17,7 @@ import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import { request } from "node:https";
+import { checkServerIdentity } from "node:tls";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,13 +31,12 @@ import {
   ensureBuilt,
   FILES,
   freePort,
-  hasHelper,
   installExitHandlers,
   issuerOf,
   missingServers,
   psqlConnect,
   startAgent,
-  startCertWriter,
+  startHelper,
   startNginx,
   startPostgres,
   tempDir,
@@ -62,7 +62,6 @@ interface Ctx {
   signet: Instance;
   startMs: number;
   certs: Record<keyof typeof UID, string>;
-  helper: boolean;
   nginxPort: number;
   pgPort: number;
   pg: Postgres;
@@ -71,7 +70,8 @@ interface Ctx {
 const ctx = {} as Ctx;
 let failed: string | undefined;
 
-function get(port: number, client?: keyof typeof UID): Promise<{ status: number; body: string }> {
+/** GET / on nginx with a client's SVID (or none); the server must be web.example.org by DNS SAN and `expectServer` by URI SAN. */
+function get(port: number, client?: keyof typeof UID, expectServer = ID.web): Promise<{ status: number; body: string }> {
   const dir = client && ctx.certs[client];
   return new Promise((resolve, reject) => {
     const req = request(
@@ -82,6 +82,7 @@ function get(port: number, client?: keyof typeof UID): Promise<{ status: number;
         path: "/",
         agent: false,
         timeout: 5000,
+        checkServerIdentity: (host, cert) => checkServerIdentity(host, cert) ?? (cert.subjectaltname?.split(", ").includes(`URI:${expectServer}`) ? undefined : new Error(`server is not ${expectServer}: ${cert.subjectaltname}`)),
         ca: readFileSync(join(dir ?? ctx.certs.app, FILES.bundle)),
         ...(dir ? { cert: readFileSync(join(dir, FILES.cert)), key: readFileSync(join(dir, FILES.key)) } : {}),
       },
@@ -97,7 +98,7 @@ function get(port: number, client?: keyof typeof UID): Promise<{ status: number;
   });
 }
 
-const pgAs = (client: keyof typeof UID) => psqlConnect({ port: ctx.pgPort, certDir: ctx.certs[client], bundle: join(ctx.certs[client], FILES.bundle) });
+const pgAs = (client: keyof typeof UID, host?: string) => psqlConnect({ port: ctx.pgPort, certDir: ctx.certs[client], bundle: join(ctx.certs[client], FILES.bundle), ...(host ? { host } : {}) });
 
 beforeAll(() => {
   installExitHandlers();
@@ -114,9 +115,6 @@ const steps: [string, number, () => Promise<void>][] = [
     90_000,
     async () => {
       await ensureBuilt();
-      // SERVERS_TEST_STANDIN=1 forces the stand-in (to check it still works).
-      ctx.helper = process.env.SERVERS_TEST_STANDIN !== "1" && hasHelper();
-      if (!ctx.helper) console.warn("servers.test: this checkout has no `signet-agent helper`; files are written by a stand-in polling `api fetch x509 --write`");
       ctx.dir = await tempDir("signet-servers-");
       ctx.signet = await createInstance({ dir: join(ctx.dir, "signet"), vars: { CA_TTL: "1h" } });
       const t0 = Date.now();
@@ -150,10 +148,13 @@ const steps: [string, number, () => Promise<void>][] = [
       const nginxDir = join(ctx.dir, "nginx");
       const pgDir = join(ctx.dir, "postgres");
       await Promise.all(
-        (["app", "other"] as const).map((w) => startCertWriter({ name: w, uid: UID[w], socket, dir: ctx.certs[w], helper: ctx.helper })),
+        (["app", "other"] as const).map((w) => startHelper({ name: w, uid: UID[w], socket, dir: ctx.certs[w] })),
       );
-      await startCertWriter({ name: "web", uid: UID.web, socket, dir: ctx.certs.web, pidFile: join(nginxDir, "nginx.pid"), helper: ctx.helper });
-      await startCertWriter({ name: "db", uid: UID.db, socket, dir: ctx.certs.db, pidFile: join(pgDir, "postmaster.pid1"), helper: ctx.helper });
+      // The shipped helper.conf files, their paths replaced.
+      const web = { file: "nginx/helper.conf", replace: [["/etc/nginx/svid", ctx.certs.web], ["/run/nginx.pid", join(nginxDir, "nginx.pid")]] as [string, string][] };
+      const db = { file: "postgresql/helper.conf", replace: [["/var/lib/signet-helper/postgresql", ctx.certs.db], ["/run/postgresql/postmaster.pid1", join(pgDir, "postmaster.pid1")]] as [string, string][] };
+      await startHelper({ name: "web", uid: UID.web, socket, dir: ctx.certs.web, example: web });
+      await startHelper({ name: "db", uid: UID.db, socket, dir: ctx.certs.db, example: db });
       const nginx = await startNginx({ dir: nginxDir, uid: UID.web, port: ctx.nginxPort, certDir: ctx.certs.web });
       ctx.errorLog = nginx.errorLog;
       ctx.pg = await startPostgres({ dir: pgDir, uid: UID.db, port: ctx.pgPort, certDir: ctx.certs.db });
@@ -173,6 +174,8 @@ const steps: [string, number, () => Promise<void>][] = [
       const none = await get(ctx.nginxPort);
       expect(none.status).toBe(400);
       expect(none.body).toMatch(/No required SSL certificate was sent/);
+      // And the client's side: nginx's SVID is not the one a client expecting the database wants.
+      await expect(get(ctx.nginxPort, "app", ID.db)).rejects.toThrow(`server is not ${ID.db}`);
     },
   ],
   [
@@ -180,6 +183,10 @@ const steps: [string, number, () => Promise<void>][] = [
     30_000,
     async () => {
       expect(await pgAs("app")).toEqual({ ok: true, out: "app_user" });
+      // psql's side (verify-full): the server's SVID names db.example.org, not web.example.org.
+      const wrongHost = await pgAs("app", "web.example.org");
+      expect(wrongHost.ok).toBe(false);
+      expect(wrongHost.out).toMatch(/does not match host name "web\.example\.org"/);
       const other = await pgAs("other");
       expect(other.ok, other.out).toBe(false);
       expect(other.out).toMatch(/certificate authentication failed|does not contain a common name|no pg_ident.conf entry/);
@@ -242,7 +249,7 @@ const steps: [string, number, () => Promise<void>][] = [
         running = false;
         await loops;
       }
-      console.log(JSON.stringify({ metric: "servers_rotation_connections", helper: ctx.helper, nginx: { ok: counts.nginx.ok, failed: counts.nginx.failed }, postgres: { ok: counts.pg.ok, failed: counts.pg.failed } }));
+      console.log(JSON.stringify({ metric: "servers_rotation_connections", nginx: { ok: counts.nginx.ok, failed: counts.nginx.failed }, postgres: { ok: counts.pg.ok, failed: counts.pg.failed } }));
       expect(counts.nginx.ok, "connections to nginx across the rotation").toBeGreaterThan(100);
       expect(counts.pg.ok, "connections to PostgreSQL across the rotation").toBeGreaterThan(50);
       expect({ nginx: counts.nginx.errors, pg: counts.pg.errors }).toEqual({ nginx: [], pg: [] });
@@ -250,6 +257,44 @@ const steps: [string, number, () => Promise<void>][] = [
     },
   ],
 ];
+
+describe("examples/nginx/spiffe_id.js (the njs module, run in Node: plain ES5 and Buffer)", () => {
+  const pemOf = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString("base64").replace(/(.{64})/g, "$1\n")}\n-----END CERTIFICATE-----\n`;
+  const load = async () => {
+    const src = readFileSync(join(__dirname, "..", "..", "examples", "nginx", "spiffe_id.js"), "utf8");
+    const mod = (await import(`data:text/javascript,${encodeURIComponent(src)}`)) as { default: { id(r: unknown): string } };
+    return (pem: string, verify = "SUCCESS") => mod.default.id({ variables: { ssl_client_verify: verify, ssl_client_raw_cert: pem } });
+  };
+  const opensslCert = async (dir: string, san: string | undefined) => {
+    const { execFileSync } = await import("node:child_process");
+    const args = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "k.pem"), "-out", join(dir, "c.pem"), "-days", "1", "-subj", "/O=Signet/C=US"];
+    execFileSync("openssl", san ? [...args, "-addext", `subjectAltName=${san}`] : args, { stdio: "ignore" });
+    return readFileSync(join(dir, "c.pem"), "utf8");
+  };
+
+  it("reads the one spiffe:// URI SAN; two URIs, none, a non-SPIFFE URI, an unverified client or any truncation give \"\"", async () => {
+    const id = await load();
+    const dir = await tempDir("signet-njs-");
+    const one = await opensslCert(dir, "DNS:web.example.org,URI:spiffe://example.org/client/app");
+    expect(id(one)).toBe("spiffe://example.org/client/app");
+    expect(id(one, "FAILED:certificate has expired")).toBe("");
+    expect(id(await opensslCert(dir, "URI:spiffe://example.org/a,URI:spiffe://example.org/b"))).toBe("");
+    expect(id(await opensslCert(dir, "URI:https://example.org/a"))).toBe("");
+    expect(id(await opensslCert(dir, undefined))).toBe("");
+    expect(id("")).toBe("");
+    expect(id("x".repeat(20_000))).toBe("");
+    // Every prefix of the DER, and every single-byte change: never a throw, never another ID.
+    const der = new X509Certificate(one).raw;
+    let runs = 0;
+    for (let n = 0; n < der.length; n++, runs++) expect(id(pemOf(der.subarray(0, n)))).toBe("");
+    for (let i = 0; i < der.length; i++, runs++) {
+      const bad = Buffer.from(der);
+      bad[i] = bad[i]! ^ 0xff;
+      expect(["", "spiffe://example.org/client/app"]).toContain(id(pemOf(bad)));
+    }
+    expect(runs, "prefixes and mutations tried").toBe(2 * der.length);
+  });
+});
 
 describe.skipIf(missing.length > 0)("nginx and PostgreSQL from Debian with SVIDs from signet-agent helper", () => {
   for (const [title, timeout, run] of steps) {

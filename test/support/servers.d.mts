@@ -3,9 +3,14 @@ import type { X509Certificate } from "node:crypto";
 
 export const FILES: { readonly cert: string; readonly key: string; readonly bundle: string };
 export function missingServers(): string[];
-export function hasHelper(): boolean;
 export function ownedDir(path: string, uid: number): Promise<string>;
-export function startCertWriter(o: { name: string; uid: number; socket: string; dir: string; pidFile?: string; helper: boolean }): Promise<{ output(): string }>;
+export function startHelper(o: {
+  name: string;
+  uid: number;
+  socket: string;
+  dir: string;
+  example?: { file: string; replace: (readonly [string, string])[] };
+}): Promise<{ output(): string }>;
 export function pemCerts(path: string): X509Certificate[];
 export function bundleFingerprints(path: string): string[];
 export function issuerOf(certPath: string, bundlePath: string): string | undefined;

@@ -1,13 +1,12 @@
 // Real servers for test/e2e/servers.test.ts: Debian's nginx (+ njs) and PostgreSQL run from the
 // shipped examples (examples/nginx, examples/postgresql) with their paths and ports replaced, each
-// as a uid of its own (setpriv), fed certificate files by `signet-agent helper` running as that uid
-// (or, while this checkout has no helper command, a stand-in that polls `signet-agent api fetch
-// x509 --write` and sends the same signal). Every process and directory is removed by cleanupServers().
+// as a uid of its own (setpriv), fed certificate files by `signet-agent helper` running as that uid.
+// Every process started here is ended by cleanupServers().
 /* global process, setTimeout */
 import { spawn, spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { chown, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { chown, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO, run, shortFingerprint } from "../../scripts/demo-lib.mjs";
@@ -21,7 +20,6 @@ const AGENT = join(REPO, "bin", "signet-agent.mjs");
 export const FILES = { cert: "svid.pem", key: "svid_key.pem", bundle: "svid_bundle.pem" };
 
 const live = new Set();
-const timers = new Set();
 
 /** What is missing to run the servers here, or [] (nginx, njs, PostgreSQL 15, psql, root + setpriv). */
 export function missingServers() {
@@ -30,11 +28,6 @@ export function missingServers() {
   if (process.getuid?.() !== 0) missing.push("root (servers run as uids of their own)");
   else if (spawnSync("setpriv", ["--version"], { stdio: "ignore" }).status !== 0) missing.push("setpriv");
   return missing;
-}
-
-/** Whether this checkout's signet-agent has the helper command. */
-export function hasHelper() {
-  return spawnSync(process.execPath, [AGENT, "helper", "-version"], { stdio: "ignore", timeout: 15_000 }).status === 0;
 }
 
 const asUid = (uid, file, args) => ["setpriv", [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", file, ...args]];
@@ -60,64 +53,30 @@ export async function ownedDir(path, uid) {
 }
 
 /**
- * Keeps `dir`'s svid.pem, svid_key.pem and svid_bundle.pem current for the workload `uid` and sends
- * SIGHUP to the pid in `pidFile` (when given) after every change: `signet-agent helper` when
- * `helper`, else the stand-in. Resolves once the three files exist.
+ * `signet-agent helper` as `uid`, keeping `dir`'s svid.pem, svid_key.pem and svid_bundle.pem current:
+ * with the example helper.conf `example` (its agent socket, cert_dir and pid file replaced) when
+ * given, else with a config of those three files alone (a client: nothing to signal). Resolves once
+ * the three files exist.
  */
-export async function startCertWriter({ name, uid, socket, dir, pidFile, helper }) {
+export async function startHelper({ name, uid, socket, dir, example }) {
   await ownedDir(dir, uid);
-  if (helper) {
-    const conf = join(dir, "..", `${name}-helper.conf`);
-    const lines = [`agent_address = "${socket}"`, `cert_dir = "${dir}"`, `svid_file_name = "${FILES.cert}"`, `svid_key_file_name = "${FILES.key}"`, `svid_bundle_file_name = "${FILES.bundle}"`, "daemon_mode = true"];
-    if (pidFile) lines.push(`pid_file_name = "${pidFile}"`, 'renew_signal = "SIGHUP"');
-    await writeFile(conf, `${lines.join("\n")}\n`);
-    const [file, args] = asUid(uid, process.execPath, [AGENT, "helper", "-config", conf]);
-    const p = spawnTracked(`${name}-helper`, file, args, { cwd: "/", env: { PATH: process.env.PATH, HOME: "/", SIGNET_AGENT_LOG_LEVEL: "debug" } });
-    await waitFiles(dir, () => exited(p.child) && `helper exited: ${p.output()}`);
-    return { output: p.output };
-  }
-  const stage = await ownedDir(join(dir, ".stage"), uid);
-  let log = "";
-  let stopped = false;
-  const poll = async () => {
-    const [file, args] = asUid(uid, process.execPath, [AGENT, "api", "fetch", "x509", "--socket", socket, "--write", stage, "--silent"]);
-    const r = await run(file, args, { cwd: "/", timeoutMs: 15_000 });
-    if (r.code !== 0) return void (log += `fetch exited ${r.code}: ${r.stderr}\n`);
-    let changed = false;
-    for (const [from, to] of [["svid.0.pem", FILES.cert], ["svid.0.key", FILES.key], ["bundle.0.pem", FILES.bundle]]) {
-      const next = readFileSync(join(stage, from));
-      const now = existsSync(join(dir, to)) ? readFileSync(join(dir, to)) : undefined;
-      if (now && next.equals(now)) continue;
-      await rename(join(stage, from), join(dir, to));
-      changed = true;
-    }
-    if (changed && pidFile && existsSync(pidFile)) {
-      try {
-        process.kill(Number(readFileSync(pidFile, "utf8").trim()), "SIGHUP");
-      } catch (e) {
-        log += `signal: ${e.message}\n`;
-      }
-    }
-  };
-  const loop = async () => {
-    while (!stopped) {
-      await poll().catch((e) => (log += `${e.message}\n`));
-      await sleep(1500);
-    }
-  };
-  const handle = { stop: () => (stopped = true) };
-  timers.add(handle);
-  void loop();
-  await waitFiles(dir, () => false, () => log);
-  return { output: () => log };
+  const conf = join(dir, "..", `${name}-helper.conf`);
+  const text = example
+    ? substitute(await readFile(join(REPO, "examples", example.file), "utf8"), [["/run/signet/agent.sock", socket], ...example.replace])
+    : `${[`agent_address = "${socket}"`, `cert_dir = "${dir}"`, `svid_file_name = "${FILES.cert}"`, `svid_key_file_name = "${FILES.key}"`, `svid_bundle_file_name = "${FILES.bundle}"`].join("\n")}\n`;
+  await writeFile(conf, text);
+  const [file, args] = asUid(uid, process.execPath, [AGENT, "helper", "-config", conf]);
+  const p = spawnTracked(`${name}-helper`, file, args, { cwd: "/", env: { PATH: process.env.PATH, HOME: "/", SIGNET_AGENT_LOG_LEVEL: "debug" } });
+  await waitFiles(dir, () => exited(p.child) && `helper exited: ${p.output()}`);
+  return { output: p.output };
 }
 
-async function waitFiles(dir, dead, detail = () => "") {
+async function waitFiles(dir, dead) {
   const t0 = Date.now();
   while (!Object.values(FILES).every((f) => existsSync(join(dir, f)))) {
     const why = dead();
     if (why) throw new Error(why);
-    if (Date.now() - t0 > 30_000) throw new Error(`no certificate files in ${dir} after 30 s ${detail()}`);
+    if (Date.now() - t0 > 30_000) throw new Error(`no certificate files in ${dir} after 30 s`);
     await sleep(100);
   }
 }
@@ -152,7 +111,7 @@ export async function startNginx({ dir, uid, port, certDir }) {
   await ownedDir(dir, uid);
   const example = await readFile(join(REPO, "examples", "nginx", "signet-mtls.conf"), "utf8");
   const conf = substitute(example, [
-    ["/var/lib/signet-helper/nginx", certDir],
+    ["/etc/nginx/svid", certDir],
     ["/etc/nginx/njs/spiffe_id.js", join(REPO, "examples", "nginx", "spiffe_id.js")],
     ["listen 8443 ssl;", `listen 127.0.0.1:${port} ssl;`],
     ["events {}", `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log info;\nevents {}`],
@@ -250,8 +209,6 @@ export async function psqlConnect({ port, certDir, bundle, user = "app_user", ho
 
 /** Ends the servers, helpers and stand-ins started here. */
 export async function cleanupServers() {
-  for (const t of timers) t.stop();
-  timers.clear();
   for (const e of [...live]) {
     if (e.stop) await e.stop().catch(() => {});
     else if (!exited(e.child)) {
@@ -265,7 +222,6 @@ export async function cleanupServers() {
 
 /** Synchronous last resort (process exit). */
 export function cleanupServersSync() {
-  for (const t of timers) t.stop();
   for (const e of live) if (e.child && !exited(e.child)) e.child.kill("SIGKILL");
 }
 
