@@ -296,6 +296,27 @@ describe("examples/nginx/spiffe_id.js (the njs module, run in Node: plain ES5 an
   });
 });
 
+describe("the README's nginx and PostgreSQL blocks are the shipped examples", () => {
+  it("every directive of the README's nginx block, its pg_hba line and its pg_ident mapping are in examples/", () => {
+    const root = join(__dirname, "..", "..");
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const from = readme.indexOf("## In front of real servers: nginx and PostgreSQL");
+    const section = readme.slice(from, readme.indexOf("\n## ", from + 3));
+    expect(section.length, "the README section").toBeGreaterThan(1000);
+    const blocks = [...section.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1], text: m[2]! }));
+    const squash = (t: string) => t.replace(/\s+/g, " ").trim();
+    const nginx = squash(readFileSync(join(root, "examples", "nginx", "signet-mtls.conf"), "utf8"));
+    const directives = blocks.find((b) => b.lang === "nginx")!.text.split("\n").map((l) => l.replace(/#.*/, "").trim()).filter((l) => /^(load_module|js_|ssl_|listen)/.test(l));
+    expect(directives.length, "directives compared").toBeGreaterThanOrEqual(9);
+    for (const d of directives) expect(nginx, d).toContain(squash(d));
+    expect(nginx).toContain('map $spiffe_id $spiffe_allowed { default 0; "spiffe://example.org/client/app" 1; }');
+    const ident = readFileSync(join(root, "examples", "postgresql", "pg_ident.conf"), "utf8");
+    expect(ident).toMatch(/^spiffe\s+app-user\.db\.example\.org\s+app_user$/m);
+    expect(section).toMatch(/^spiffe\s+app-user\.db\.example\.org\s+app_user$/m);
+    expect(readFileSync(join(root, "examples", "postgresql", "pg_hba.conf"), "utf8")).toMatch(/^hostssl\s+all\s+all\s+127\.0\.0\.1\/32\s+cert map=spiffe$/m);
+  });
+});
+
 describe.skipIf(missing.length > 0)("nginx and PostgreSQL from Debian with SVIDs from signet-agent helper", () => {
   for (const [title, timeout, run] of steps) {
     it(title, { timeout }, async () => {

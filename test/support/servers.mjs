@@ -194,7 +194,8 @@ export async function startPostgres({ dir, uid, port, certDir }) {
   await chown(join(data, "pg_ident.conf"), uid, uid);
   const start = await pgRun(uid, "pg_ctl", ["-D", data, "-l", join(dir, "postgres.log"), "-w", "-t", "30", "start"]);
   if (start.code !== 0) throw new Error(`pg_ctl start exited ${start.code}: ${start.stdout}${start.stderr}\n${pg.log()}`);
-  live.add({ name: "postgres", stop: () => pgRun(uid, "pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]) });
+  const [pgCtl, stopArgs] = asUid(uid, join(PG_BIN, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]);
+  live.add({ name: "postgres", stop: () => run(pgCtl, stopArgs, { cwd: "/" }), stopSync: () => spawnSync(pgCtl, stopArgs, { cwd: "/", stdio: "ignore", timeout: 10_000 }) });
   await writeFile(pg.pidFile, `${readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]}\n`);
   await pg.sql("create role app_user login");
   return pg;
@@ -222,7 +223,11 @@ export async function cleanupServers() {
 
 /** Synchronous last resort (process exit). */
 export function cleanupServersSync() {
-  for (const e of live) if (e.child && !exited(e.child)) e.child.kill("SIGKILL");
+  for (const e of live) {
+    if (e.stopSync) e.stopSync();
+    else if (!exited(e.child)) e.child.kill("SIGKILL");
+  }
+  live.clear();
 }
 
 
