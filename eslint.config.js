@@ -39,6 +39,12 @@ export default tseslint.config(
     rules: { "no-restricted-imports": ["error", { patterns: not.map((dir) => ({ group: [`**/${dir}/*`, `**/${dir}`], message: "Shared Node code lives in src/node." })) }] },
   })),
   {
+    // njs modules (nginx's JavaScript): njs globals, and ES5-style catch clauses njs accepts.
+    files: ["examples/nginx/**/*.js"],
+    languageOptions: { sourceType: "module", globals: { Buffer: "readonly", njs: "readonly", ngx: "readonly" } },
+    rules: { "@typescript-eslint/no-unused-vars": ["error", { caughtErrors: "none" }] },
+  },
+  {
     files: ["scripts/**/*.mjs", "bin/**/*.mjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly", fetch: "readonly" } },
   },

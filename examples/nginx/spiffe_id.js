@@ -90,7 +90,7 @@ function id(r) {
     if (r.variables.ssl_client_verify !== "SUCCESS") return "";
     var pem = r.variables.ssl_client_raw_cert || "";
     if (pem.length > MAX_PEM) return "";
-    var m = pem.match(/-----BEGIN CERTIFICATE-----([A-Za-z0-9+\/=\s]+)-----END CERTIFICATE-----/);
+    var m = pem.match(/-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/);
     if (!m) return "";
     try {
         return uriSan(Buffer.from(m[1].replace(/\s+/g, ""), "base64"));
