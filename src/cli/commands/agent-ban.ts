@@ -1,7 +1,7 @@
 /** `signet agent ban`: refuse an agent everywhere until it is evicted, as `spire-server agent ban`. */
 import { ok } from "../../lib/result";
 import { defineCommand } from "../command";
-import { agentIdFlag, agentPath, badAnswer, isWireAgent, outputFlag, printJson } from "./agent-common";
+import { agentRequest, badAnswer, isWireAgent, printJson } from "./agent-common";
 
 const NAME = "agent ban";
 
@@ -26,17 +26,11 @@ export const agentBanCommand = defineCommand({
   usage: USAGE,
   flags: { "spiffe-id": { kind: "string" }, output: { kind: "string" } },
   async run(flags, ctx) {
-    const output = outputFlag(flags.output, NAME);
-    if (!output.ok) return output;
-    const id = agentIdFlag(flags["spiffe-id"], NAME);
-    if (!id.ok) return id;
-    const token = await ctx.adminToken();
-    if (!token.ok) return token;
-    const path = agentPath(id.value, "/ban");
-    const answer = await ctx.client.requestJson({ method: "POST", path, token: token.value });
-    if (!answer.ok) return answer;
-    if (!isWireAgent(answer.value) || answer.value.banned !== true) return badAnswer(path, "not a banned agent");
-    if (output.value === "json") printJson(ctx, answer.value);
+    const r = await agentRequest(flags, ctx, NAME, { method: "POST", suffix: "/ban" });
+    if (!r.ok) return r;
+    const { output, path, answer } = r.value;
+    if (!isWireAgent(answer) || answer.banned !== true) return badAnswer(path, "not a banned agent");
+    if (output === "json") printJson(ctx, answer);
     else ctx.io.stdout("Agent banned successfully\n");
     return ok(undefined);
   },

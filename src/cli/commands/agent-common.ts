@@ -6,8 +6,29 @@ import { err, ok, type Result } from "../../lib/result";
 import { parseSpiffeId, pathOf } from "../../lib/spiffe/id";
 import { oneLine, usageError, type CliFailure } from "../failure";
 import { formatInstant } from "../values";
+import type { RunContext } from "../command";
+import { outputFlag, type Output } from "./entry-common";
 
 export { badAnswer, outputFlag, printJson } from "./entry-common";
+
+/** What `agent show|ban|evict` share: `--output`, `--spiffe-id`, the admin token, one request for the agent. */
+export async function agentRequest(
+  flags: { readonly output?: string | undefined; readonly "spiffe-id"?: string | undefined },
+  ctx: RunContext,
+  command: string,
+  request: { readonly method: "GET" | "POST" | "DELETE"; readonly suffix?: string },
+): Promise<Result<{ output: Output; id: string; path: string; answer: unknown }, CliFailure>> {
+  const output = outputFlag(flags.output, command);
+  if (!output.ok) return output;
+  const id = agentIdFlag(flags["spiffe-id"], command);
+  if (!id.ok) return id;
+  const token = await ctx.adminToken();
+  if (!token.ok) return token;
+  const path = agentPath(id.value, request.suffix);
+  const answer = await ctx.client.requestJson({ method: request.method, path, token: token.value });
+  if (!answer.ok) return answer;
+  return ok({ output: output.value, id: id.value, path, answer: answer.value });
+}
 export const AGENTS_PATH = "admin/v1/agents";
 export const ATTESTATION_TYPES = ["join_token", "tee", "x509pop"] as const;
 

@@ -1,7 +1,7 @@
 /** `signet agent evict`: forget an attested agent, as `spire-server agent evict`; it must attest again. */
 import { ok } from "../../lib/result";
 import { defineCommand } from "../command";
-import { agentIdFlag, agentPath, badAnswer, outputFlag, printJson } from "./agent-common";
+import { agentRequest, badAnswer, printJson } from "./agent-common";
 
 const NAME = "agent evict";
 
@@ -26,18 +26,12 @@ export const agentEvictCommand = defineCommand({
   usage: USAGE,
   flags: { "spiffe-id": { kind: "string" }, output: { kind: "string" } },
   async run(flags, ctx) {
-    const output = outputFlag(flags.output, NAME);
-    if (!output.ok) return output;
-    const id = agentIdFlag(flags["spiffe-id"], NAME);
-    if (!id.ok) return id;
-    const token = await ctx.adminToken();
-    if (!token.ok) return token;
-    const path = agentPath(id.value);
-    const answer = await ctx.client.requestJson({ method: "DELETE", path, token: token.value });
-    if (!answer.ok) return answer;
+    const r = await agentRequest(flags, ctx, NAME, { method: "DELETE" });
+    if (!r.ok) return r;
+    const { output, path, answer } = r.value;
     // 204 No Content: the client reads it as null.
-    if (answer.value !== null) return badAnswer(path, "expected no content");
-    if (output.value === "json") printJson(ctx, { spiffe_id: id.value, status: "evicted" });
+    if (answer !== null) return badAnswer(path, "expected no content");
+    if (output === "json") printJson(ctx, { spiffe_id: r.value.id, status: "evicted" });
     else ctx.io.stdout("Agent evicted successfully\n");
     return ok(undefined);
   },

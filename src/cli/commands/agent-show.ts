@@ -1,7 +1,7 @@
 /** `signet agent show`: one attested agent by SPIFFE ID, as `spire-server agent show`. */
 import { ok } from "../../lib/result";
 import { defineCommand } from "../command";
-import { agentIdFlag, agentPath, badAnswer, formatAgent, isWireAgent, outputFlag, printJson } from "./agent-common";
+import { agentRequest, badAnswer, formatAgent, isWireAgent, printJson } from "./agent-common";
 
 const NAME = "agent show";
 
@@ -26,18 +26,12 @@ export const agentShowCommand = defineCommand({
   usage: USAGE,
   flags: { "spiffe-id": { kind: "string" }, output: { kind: "string" } },
   async run(flags, ctx) {
-    const output = outputFlag(flags.output, NAME);
-    if (!output.ok) return output;
-    const id = agentIdFlag(flags["spiffe-id"], NAME);
-    if (!id.ok) return id;
-    const token = await ctx.adminToken();
-    if (!token.ok) return token;
-    const path = agentPath(id.value);
-    const answer = await ctx.client.requestJson({ method: "GET", path, token: token.value });
-    if (!answer.ok) return answer;
-    if (!isWireAgent(answer.value)) return badAnswer(path, "not an agent");
-    if (output.value === "json") printJson(ctx, answer.value);
-    else ctx.io.stdout(`Found an attested agent given its SPIFFE ID\n\n${formatAgent(answer.value)}`);
+    const r = await agentRequest(flags, ctx, NAME, { method: "GET" });
+    if (!r.ok) return r;
+    const { output, path, answer } = r.value;
+    if (!isWireAgent(answer)) return badAnswer(path, "not an agent");
+    if (output === "json") printJson(ctx, answer);
+    else ctx.io.stdout(`Found an attested agent given its SPIFFE ID\n\n${formatAgent(answer)}`);
     return ok(undefined);
   },
 });
