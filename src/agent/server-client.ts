@@ -5,6 +5,7 @@
  * down, a proxy's HTML, a truncated body, a problem document) comes back as a `ServerError` value
  * with one readable line, never as a throw.
  */
+import { readBodyLimited } from "../lib/bounded-body";
 import type { z } from "zod";
 import { utf8 } from "../lib/encoding";
 import type { Clock } from "../lib/clock";
@@ -206,31 +207,12 @@ function parseJson(text: string): unknown {
 
 /** The body as text, or undefined when it breaks off or exceeds the bound. */
 async function readBounded(res: Response): Promise<string | undefined> {
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > MAX_ANSWER_BYTES) {
-        await reader.cancel().catch(() => undefined);
-        return undefined;
-      }
-      chunks.push(value);
-    }
+    const body = await readBodyLimited(res, MAX_ANSWER_BYTES);
+    return body === undefined ? undefined : new TextDecoder().decode(body);
   } catch {
     return undefined;
   }
-  const all = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    all.set(c, off);
-    off += c.length;
-  }
-  return new TextDecoder().decode(all);
 }
 
 function describeFetchError(e: unknown): string {

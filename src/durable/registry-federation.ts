@@ -11,6 +11,7 @@
  * - The accept decision is taken against the row as stored at write time (no await in between), so
  *   two concurrent refreshes cannot roll each other back.
  */
+import { readBodyLimited } from "../lib/bounded-body";
 import { and, asc, count, eq, gt, inArray, lte, min } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { err, ok, type Result } from "../lib/result";
@@ -292,9 +293,9 @@ async function fetchPeerBundle(deps: FederationDeps, url: string): Promise<Resul
         await res.body?.cancel();
         return err(`the bundle endpoint answered HTTP ${res.status}`);
       }
-      const body = await readCapped(res, MAX_PEER_BUNDLE_BYTES);
-      if (!body.ok) return body;
-      const parsed = parsePeerBundle(body.value);
+      const body = await readBodyLimited(res, MAX_PEER_BUNDLE_BYTES);
+      if (!body) return err(`the bundle is larger than ${MAX_PEER_BUNDLE_BYTES} bytes`);
+      const parsed = parsePeerBundle(body);
       return parsed.ok ? parsed : err(`invalid bundle: ${parsed.error.detail}`);
     }
   } catch (e) {
@@ -303,32 +304,3 @@ async function fetchPeerBundle(deps: FederationDeps, url: string): Promise<Resul
   }
 }
 
-async function readCapped(res: Response, max: number): Promise<Result<Uint8Array, string>> {
-  const tooLarge = `the bundle is larger than ${max} bytes`;
-  const declared = Number(res.headers.get("Content-Length") ?? "0");
-  if (declared > max) {
-    await res.body?.cancel();
-    return err(tooLarge);
-  }
-  if (!res.body) return ok(new Uint8Array(0));
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > max) {
-      await reader.cancel();
-      return err(tooLarge);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return ok(out);
-}

@@ -22,6 +22,7 @@
  *
  * Pure: the store, `fetch` and the clock are injected.
  */
+import { readBodyLimited } from "../../bounded-body";
 import { err, ok, type Result } from "../../result";
 import type { Clock } from "../../clock";
 import { BoundedCache } from "../../bounded-cache";
@@ -230,7 +231,7 @@ export class CollateralFetcher {
       }
       return fail(`HTTP ${response.status}`);
     }
-    const body = await readLimited(response, this.#opts.maxBytes);
+    const body = await readBodyLimited(response, this.#opts.maxBytes);
     if (!body) return fail(`response larger than ${this.#opts.maxBytes} bytes`);
     const headers: Record<string, string> = {};
     for (const name of req.keepHeaders ?? []) {
@@ -269,31 +270,3 @@ function hostKey(url: string): string {
   }
 }
 
-/** Reads at most `maxBytes`, counting as it streams (a missing or false Content-Length cannot bypass it). */
-async function readLimited(response: Response, maxBytes: number): Promise<Uint8Array | undefined> {
-  const declared = Number(response.headers.get("Content-Length") ?? "0");
-  if (declared > maxBytes || !response.body) {
-    await response.body?.cancel();
-    return response.body ? undefined : new Uint8Array(0);
-  }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > maxBytes) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
-}
