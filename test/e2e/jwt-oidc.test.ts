@@ -2,12 +2,11 @@
  * JWT-SVIDs minted by the real CLI, validated as an OIDC relying party would: discovery document,
  * then the JWKS it points at, through jose (and PyJWT when the machine has it).
  */
-import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { run, signetOk, tempDir } from "../support/e2e-process";
+import { findPyJwt, run, signetOk, tempDir } from "../support/e2e-process";
 
 const url = inject("signetUrl");
 
@@ -127,22 +126,6 @@ describe.each(["ES256", "RS256"] as const)("a JWT-SVID signed with %s", (alg) =>
 });
 
 // ---- An independent relying party in another language: PyJWT, when this machine has it. ----
-
-/**
- * A Python 3 that can `import jwt` (PyJWT, with cryptography for ES256/RS256): the one on PATH, else
- * the system's (Debian's python3-jwt lives there, while PATH may lead to a pyenv Python without it).
- */
-function findPyJwt(): string | undefined {
-  for (const python of ["python3", "/usr/bin/python3"]) {
-    try {
-      execFileSync(python, ["-c", "import jwt, cryptography"], { stdio: "ignore", timeout: 10_000 });
-      return python;
-    } catch {
-      // Not there, or without PyJWT: try the next.
-    }
-  }
-  return undefined;
-}
 
 const python = findPyJwt();
 

@@ -8,26 +8,14 @@
  * URL, `aud` among the client ids, the trust policy's `sub`, RS/ES 256–512, integer times, at most 100
  * JWKS keys).
  */
-import { execFileSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { REPO_ROOT, run, signetOk, tempDir } from "../support/e2e-process";
+import { findPyJwt, REPO_ROOT, run, signetOk, tempDir } from "../support/e2e-process";
 
 const url = inject("signetUrl");
 const EXAMPLE_ORIGIN = "https://signet.example.com";
 
-function findPyJwt(): string | undefined {
-  for (const python of ["python3", "/usr/bin/python3"]) {
-    try {
-      execFileSync(python, ["-c", "import jwt, cryptography"], { stdio: "ignore", timeout: 10_000 });
-      return python;
-    } catch {
-      // Not there, or without PyJWT: try the next.
-    }
-  }
-  return undefined;
-}
 const python = findPyJwt();
 
 /** The shell code block right after a README heading, with continuation lines joined. */

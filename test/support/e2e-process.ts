@@ -2,7 +2,7 @@
  * Helpers for the end-to-end tests (test/e2e): run the real `signet` CLI and `openssl` as child
  * processes against the `npm run dev` server that test/e2e/global-setup.ts started.
  */
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -79,4 +79,20 @@ export function pemBlocks(text: string, label = "CERTIFICATE"): string[] {
     const body = m[1]!.replace(/\s+/g, "");
     return `-----BEGIN ${label}-----\n${body.replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END ${label}-----\n`;
   });
+}
+
+/**
+ * A Python 3 that can `import jwt` (PyJWT, with cryptography for ES256/RS256): the one on PATH, else
+ * the system's (Debian's python3-jwt lives there, while PATH may lead to a pyenv Python without it).
+ */
+export function findPyJwt(): string | undefined {
+  for (const python of ["python3", "/usr/bin/python3"]) {
+    try {
+      execFileSync(python, ["-c", "import jwt, cryptography"], { stdio: "ignore", timeout: 10_000 });
+      return python;
+    } catch {
+      // Not there, or without PyJWT: try the next.
+    }
+  }
+  return undefined;
 }
