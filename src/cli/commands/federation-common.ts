@@ -8,9 +8,28 @@ import { parseTrustDomain } from "../../lib/spiffe/id";
 import type { RunContext } from "../command";
 import { failure, oneLine, usageError, type CliFailure } from "../failure";
 import { formatInstant } from "../values";
-import { badAnswer, printJson, type Output } from "./entry-common";
+import { badAnswer, outputFlag, printJson, type Output } from "./entry-common";
 
 export { outputFlag, printJson } from "./entry-common";
+
+/** What `federation show|delete|refresh` share: `--output`, `--trust-domain`, the admin token, one request. */
+export async function federationRequest(
+  flags: { readonly output?: string | undefined; readonly "trust-domain"?: string | undefined },
+  ctx: RunContext,
+  command: string,
+  request: { readonly method: "GET" | "POST" | "DELETE"; readonly suffix?: string; readonly body?: unknown },
+): Promise<Result<{ output: Output; trustDomain: string; path: string; answer: unknown }, CliFailure>> {
+  const output = outputFlag(flags.output, command);
+  if (!output.ok) return output;
+  const td = trustDomainFlag(flags["trust-domain"], command);
+  if (!td.ok) return td;
+  const token = await ctx.adminToken();
+  if (!token.ok) return token;
+  const path = federationPath(td.value, request.suffix);
+  const answer = await ctx.client.requestJson({ method: request.method, path, token: token.value, ...(request.body !== undefined ? { body: request.body } : {}) });
+  if (!answer.ok) return answer;
+  return ok({ output: output.value, trustDomain: td.value, path, answer: answer.value });
+}
 export const FEDERATION_PATH = "admin/v1/federation";
 
 export interface WireFederation {

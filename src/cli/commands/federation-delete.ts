@@ -3,7 +3,7 @@ import { ok } from "../../lib/result";
 import { defineCommand } from "../command";
 import { oneLine } from "../failure";
 import { badAnswer } from "./entry-common";
-import { federationPath, outputFlag, printJson, trustDomainFlag } from "./federation-common";
+import { federationRequest, printJson } from "./federation-common";
 
 const NAME = "federation delete";
 
@@ -27,19 +27,13 @@ export const federationDeleteCommand = defineCommand({
   usage: USAGE,
   flags: { "trust-domain": { kind: "string" }, output: { kind: "string" } },
   async run(flags, ctx) {
-    const output = outputFlag(flags.output, NAME);
-    if (!output.ok) return output;
-    const td = trustDomainFlag(flags["trust-domain"], NAME);
-    if (!td.ok) return td;
-    const token = await ctx.adminToken();
-    if (!token.ok) return token;
-    const path = federationPath(td.value);
-    const answer = await ctx.client.requestJson({ method: "DELETE", path, token: token.value });
-    if (!answer.ok) return answer;
-    const body = answer.value as { trust_domain?: unknown; status?: unknown } | null;
+    const r = await federationRequest(flags, ctx, NAME, { method: "DELETE" });
+    if (!r.ok) return r;
+    const { output, path, trustDomain } = r.value;
+    const body = r.value.answer as { trust_domain?: unknown; status?: unknown } | null;
     if (typeof body !== "object" || body === null || body.status !== "deleted") return badAnswer(path, "not a deletion result");
-    if (output.value === "json") printJson(ctx, body);
-    else ctx.io.stdout(`Deleted federation relationship with ${oneLine(td.value, 255)}\n`);
+    if (output === "json") printJson(ctx, body);
+    else ctx.io.stdout(`Deleted federation relationship with ${oneLine(trustDomain, 255)}\n`);
     return ok(undefined);
   },
 });

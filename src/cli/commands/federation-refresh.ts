@@ -1,6 +1,6 @@
 /** `signet federation refresh`: fetch a peer's bundle now (as `spire-server federation refresh`). */
 import { defineCommand } from "../command";
-import { federationPath, outputFlag, reportRefresh, trustDomainFlag } from "./federation-common";
+import { federationRequest, reportRefresh } from "./federation-common";
 
 const NAME = "federation refresh";
 
@@ -27,15 +27,8 @@ export const federationRefreshCommand = defineCommand({
   usage: USAGE,
   flags: { "trust-domain": { kind: "string" }, force: { kind: "boolean" }, output: { kind: "string" } },
   async run(flags, ctx) {
-    const output = outputFlag(flags.output, NAME);
-    if (!output.ok) return output;
-    const td = trustDomainFlag(flags["trust-domain"], NAME);
-    if (!td.ok) return td;
-    const token = await ctx.adminToken();
-    if (!token.ok) return token;
-    const path = federationPath(td.value, "/refresh");
-    const answer = await ctx.client.requestJson({ method: "POST", path, token: token.value, body: flags.force ? { force: true } : {} });
-    if (!answer.ok) return answer;
-    return reportRefresh(ctx, answer.value, path, output.value, true);
+    const r = await federationRequest(flags, ctx, NAME, { method: "POST", suffix: "/refresh", body: flags.force ? { force: true } : {} });
+    if (!r.ok) return r;
+    return reportRefresh(ctx, r.value.answer, r.value.path, r.value.output, true);
   },
 });

@@ -2,7 +2,7 @@
 import { ok } from "../../lib/result";
 import { defineCommand } from "../command";
 import { badAnswer } from "./entry-common";
-import { federationPath, formatFederation, isWireFederation, outputFlag, printJson, trustDomainFlag } from "./federation-common";
+import { federationRequest, formatFederation, isWireFederation, printJson } from "./federation-common";
 
 const NAME = "federation show";
 
@@ -27,18 +27,12 @@ export const federationShowCommand = defineCommand({
   usage: USAGE,
   flags: { "trust-domain": { kind: "string" }, output: { kind: "string" } },
   async run(flags, ctx) {
-    const output = outputFlag(flags.output, NAME);
-    if (!output.ok) return output;
-    const td = trustDomainFlag(flags["trust-domain"], NAME);
-    if (!td.ok) return td;
-    const token = await ctx.adminToken();
-    if (!token.ok) return token;
-    const path = federationPath(td.value);
-    const answer = await ctx.client.requestJson({ method: "GET", path, token: token.value });
-    if (!answer.ok) return answer;
-    if (!isWireFederation(answer.value)) return badAnswer(path, "not a federation relationship");
-    if (output.value === "json") printJson(ctx, answer.value);
-    else ctx.io.stdout(formatFederation(answer.value));
+    const r = await federationRequest(flags, ctx, NAME, { method: "GET" });
+    if (!r.ok) return r;
+    const { output, path, answer } = r.value;
+    if (!isWireFederation(answer)) return badAnswer(path, "not a federation relationship");
+    if (output === "json") printJson(ctx, answer);
+    else ctx.io.stdout(formatFederation(answer));
     return ok(undefined);
   },
 });
