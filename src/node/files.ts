@@ -4,11 +4,15 @@
  * Every file is first written in full to a temporary file in the target directory (same file
  * system, so the rename is atomic), flushed, and only when all of them are written are they renamed
  * into place. If any write fails, the temporaries are removed and the old files stay untouched.
- * The set as a whole is not atomic: a crash between two renames can leave a new key next to an old
- * certificate; the next successful mint repairs that.
+ * The renames run back to back, synchronously: no other code of this process runs between them, and
+ * another process has a window of a few microseconds in which it can read a new certificate beside
+ * the old key (two files cannot change at one instant; a client that loads both per connection
+ * retries on a key mismatch). A crash between two renames can leave such a pair; the next write
+ * repairs it.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { renameSync } from "node:fs";
+import { mkdir, open, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { err, ok, type Result } from "../lib/result";
 
@@ -60,9 +64,10 @@ export async function writeFilesAtomically(dir: string, files: readonly FileToWr
     }
   }
 
+  // No await in this loop: see the header.
   for (const [i, s] of staged.entries()) {
     try {
-      await rename(s.temp, s.final);
+      renameSync(s.temp, s.final);
     } catch (e) {
       await Promise.all(staged.slice(i).map((r) => rm(r.temp, { force: true }).catch(() => undefined)));
       return err({ path: s.final, message: describe(e) });

@@ -206,11 +206,20 @@ const steps: [string, number, () => Promise<void>][] = [
     110_000,
     async () => {
       const [oldCa] = await bundleAuthorities(ctx.signet.url);
-      const counts = { nginx: { ok: 0, failed: 0, errors: [] as string[] }, pg: { ok: 0, failed: 0, errors: [] as string[] } };
+      const counts = { nginx: { ok: 0, failed: 0, torn: 0, errors: [] as string[] }, pg: { ok: 0, failed: 0, torn: 0, errors: [] as string[] } };
       let running = true;
       const loop = async (c: typeof counts.nginx, once: () => Promise<string | undefined>, pause: number) => {
         while (running) {
-          const err = await once().catch((e: Error) => e.message);
+          let err = await once().catch((e: Error) => e.message);
+          // A client that loads svid.pem and svid_key.pem per connection can read them on either side of
+          // the helper's two renames (a few microseconds): OpenSSL's "key values mismatch", before any
+          // byte reaches the server. Such a client retries (README, "Clients that read the files"); it
+          // is counted apart, and a second mismatch in a row is a failure.
+          if (err?.includes("key values mismatch")) {
+            c.torn++;
+            await sleep(10);
+            err = await once().catch((e: Error) => e.message);
+          }
           if (err === undefined) c.ok++;
           else {
             c.failed++;
@@ -249,7 +258,7 @@ const steps: [string, number, () => Promise<void>][] = [
         running = false;
         await loops;
       }
-      console.log(JSON.stringify({ metric: "servers_rotation_connections", nginx: { ok: counts.nginx.ok, failed: counts.nginx.failed }, postgres: { ok: counts.pg.ok, failed: counts.pg.failed } }));
+      console.log(JSON.stringify({ metric: "servers_rotation_connections", nginx: { ok: counts.nginx.ok, failed: counts.nginx.failed, torn_reads_retried: counts.nginx.torn }, postgres: { ok: counts.pg.ok, failed: counts.pg.failed, torn_reads_retried: counts.pg.torn } }));
       expect(counts.nginx.ok, "connections to nginx across the rotation").toBeGreaterThan(100);
       expect(counts.pg.ok, "connections to PostgreSQL across the rotation").toBeGreaterThan(50);
       expect({ nginx: counts.nginx.errors, pg: counts.pg.errors }).toEqual({ nginx: [], pg: [] });
