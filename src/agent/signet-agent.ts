@@ -2,6 +2,8 @@
  * The `signet-agent` program (bundled by scripts/build-cli.mjs into dist/agent/signet-agent.mjs,
  * which bin/signet-agent.mjs loads): process glue around main.ts.
  */
+// First, before any other module is evaluated: the young generation's size (see heap.ts).
+import "./heap";
 import { main } from "./main";
 
 const controller = new AbortController();

@@ -22,7 +22,7 @@ import { err, ok, type Result } from "../lib/result";
 import { AgentFatalError, rotationTime, type AgentIdentity } from "./agent-identity";
 import { bundleSetFrom } from "./bundles";
 import { svidFingerprint, type AgentCache } from "./cache";
-import { csrText, exportPkcs8, generateSvidKey, type SvidKey } from "./csr";
+import { workloadKeysAndCsrs } from "./csr";
 import type { Logger } from "./log";
 import type { AgentApi, ServerError } from "./server-client";
 import { issuingAuthority, readIssuedSvid } from "./svid";
@@ -262,9 +262,8 @@ export class SyncLoop {
     let refreshed = false;
     for (let i = 0; i < due.length; i += this.#batchSize) {
       const batch = due.slice(i, i + this.#batchSize);
-      const keys: SvidKey[] = await Promise.all(batch.map(() => generateSvidKey(true)));
-      const csrs = await Promise.all(keys.map(csrText));
-      const r = await client.signX509Svids(batch.map((e, j) => ({ entry_id: e.id, csr: csrs[j]! })));
+      const keys = await workloadKeysAndCsrs(batch.length);
+      const r = await client.signX509Svids(batch.map((e, j) => ({ entry_id: e.id, csr: keys[j]!.csr })));
       if (!r.ok) return err(r.error);
       const results = new Map(r.value.results.map((x) => [x.entry_id, x]));
       for (let j = 0; j < batch.length; j++) {
@@ -293,7 +292,7 @@ export class SyncLoop {
         cache.putSvid({
           entryId: entry.id,
           chain: issued.value.chain,
-          privateKeyPkcs8: await exportPkcs8(keys[j]!.privateKey),
+          privateKeyPkcs8: keys[j]!.pkcs8,
           notBefore: issued.value.notBefore,
           notAfter: issued.value.notAfter,
           rotateAt: rotationTime(issued.value.notBefore, issued.value.notAfter, random),
