@@ -2,8 +2,10 @@
 // Workload API latency for `npm run bench` (issue 10): p50/p99 of FetchX509SVID's first response and
 // of FetchJWTSVID answered from the cache, 100 connected workloads driven open-loop at a fixed total
 // rate (default 1,000 requests/s, 10 per workload), each figure beside the floor measured in the same
-// run: bare grpc-js over the same kind of unix socket at the same rate and concurrency, answering
-// as many bytes (test/support/workload-bench.ts). Server and clients run in two child processes of
+// run: a bare gRPC responder on node:http2 (what the Workload API's server is built on) over the same
+// kind of unix socket, accepted the same way (peer credentials read), at the same rate and
+// concurrency, answering as many bytes with the same framing (test/support/workload-bench.ts): the
+// `http2_grpc_floor_unix_*` lines. Server and clients run in two child processes of
 // their own. Prints one JSON line per figure: {"name","value","unit","limit","ratio"}.
 //
 //   node scripts/bench-workload-api.mjs     # or: import { benchWorkloadApi } from it
@@ -56,12 +58,12 @@ export async function benchWorkloadApi({ clients = 100, rate = 1000, seconds = 1
   const line = (name, value, unit, limit) => ({ name, value: round(value), unit, limit: limit === null ? null : round(limit), ratio: limit === null ? null : round(value / limit) });
   const at = `${r.clients}_workloads_${r.rate}_per_s`;
   return [
-    line(`grpc_js_unix_stream_first_response_p50_${at}`, r.floorStream.best.p50Ms, "ms", null),
-    line(`grpc_js_unix_stream_first_response_p99_${at}`, r.floorStream.best.p99Ms, "ms", null),
+    line(`http2_grpc_floor_unix_stream_first_response_p50_${at}`, r.floorStream.best.p50Ms, "ms", null),
+    line(`http2_grpc_floor_unix_stream_first_response_p99_${at}`, r.floorStream.best.p99Ms, "ms", null),
     line(`workload_api_fetch_x509svid_first_response_p50_${at}`, r.x509.best.p50Ms, "ms", r.floorStream.best.p50Ms),
     line(`workload_api_fetch_x509svid_first_response_p99_${at}`, r.x509.best.p99Ms, "ms", r.floorStream.best.p99Ms),
-    line(`grpc_js_unix_unary_p50_${at}`, r.floorUnary.best.p50Ms, "ms", null),
-    line(`grpc_js_unix_unary_p99_${at}`, r.floorUnary.best.p99Ms, "ms", null),
+    line(`http2_grpc_floor_unix_unary_p50_${at}`, r.floorUnary.best.p50Ms, "ms", null),
+    line(`http2_grpc_floor_unix_unary_p99_${at}`, r.floorUnary.best.p99Ms, "ms", null),
     line(`workload_api_fetch_jwtsvid_cached_p50_${at}`, r.jwt.best.p50Ms, "ms", r.floorUnary.best.p50Ms),
     line(`workload_api_fetch_jwtsvid_cached_p99_${at}`, r.jwt.best.p99Ms, "ms", r.floorUnary.best.p99Ms),
   ];

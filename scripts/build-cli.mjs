@@ -26,18 +26,12 @@ await esbuild.build({
   logLevel: "warning",
 });
 
-// signet-agent (src/agent/signet-agent.ts) into dist/agent/signet-agent.mjs, which bin/signet-agent.mjs
-// loads. Its npm dependencies stay external (resolved from node_modules at run time): the Workload
-// API's gRPC and proto files, and any native module, are not bundleable.
-await esbuild.build({
-  absWorkingDir: root,
-  entryPoints: ["src/agent/signet-agent.ts"],
-  outfile: "dist/agent/signet-agent.mjs",
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  bundle: true,
-  packages: "external",
-  sourcemap: true,
-  logLevel: "warning",
-});
+// signet-agent: dist/agent/signet-agent.mjs and its chunks (scripts/agent-bundle.mjs says why chunks);
+// chunks of earlier builds that this one did not write are removed.
+const { agentBuildOptions } = await import("./agent-bundle.mjs");
+const agent = await esbuild.build({ absWorkingDir: root, ...agentBuildOptions(), metafile: true });
+const { readdirSync, rmSync } = await import("node:fs");
+const { join, relative } = await import("node:path");
+const written = new Set(Object.keys(agent.metafile.outputs).map((o) => relative("dist/agent/chunks", o)));
+const chunks = join(root, "dist/agent/chunks");
+for (const f of readdirSync(chunks, { withFileTypes: true })) if (f.isFile() && !written.has(f.name)) rmSync(join(chunks, f.name), { force: true });

@@ -14,8 +14,6 @@ import { systemClock, type Clock } from "../lib/clock";
 import type { Attester } from "../lib/kbs/guest";
 import { sampleAttester } from "../node/attesters/sample";
 import { tsmAttester } from "../node/attesters/tsm";
-import { apiMain } from "./api-cli";
-import { helperMain } from "./helper-cli";
 import { AgentFatalError, AgentIdentity, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from "./agent-identity";
 import { joinTokenAttestor, teeAttestor, x509PopAttestor, type NodeAttestor } from "./attestation";
 import { bundleSetFromAuthorities } from "./bundles";
@@ -210,8 +208,9 @@ export async function main(io: AgentIo): Promise<number> {
     io.stdout(`signet-agent ${VERSION}\n`);
     return 0;
   }
-  if (command === "api" || command === "healthcheck") return apiMain(io, command, rest);
-  if (command === "helper") return helperMain(io, rest, VERSION);
+  // The client commands load grpc-js (workload-client.ts); `run` never does, so they are loaded only here.
+  if (command === "api" || command === "healthcheck") return (await import("./api-cli")).apiMain(io, command, rest);
+  if (command === "helper") return (await import("./helper-cli")).helperMain(io, rest, VERSION);
   try {
     if (command !== "run") throw new UsageError(`unknown command ${JSON.stringify(command)} (signet-agent run --help, api --help, healthcheck --help, helper -help)`);
     const config = await loadConfig(io, rest);

@@ -1,9 +1,10 @@
 /**
  * Workload API latency (issue 10's benchmark). `startBenchServer` runs, in one process, the real
  * Workload API (startWorkloadApi over the agent's own AgentCache holding 100 workload entries, one of
- * them the caller's) and the floor it is compared with: a bare grpc-js service over the same kind of
- * unix socket, accepted the same way (our net.Server handing sockets to grpc-js), answering bytes of
- * the same sizes without attestation or composition. `runBenchClients` (another process, so clients
+ * them the caller's) and the floor it is compared with: a bare gRPC responder on node:http2 (what the
+ * Workload API's server is built on) over the same kind of unix socket, accepted the same way (our
+ * net.Server reading the peer's credentials and handing the socket to node:http2), answering bytes of
+ * the same sizes, framed the same way, without attestation or composition. `runBenchClients` (another process, so clients
  * and server do not share a thread) opens 100 connections to each and drives them open-loop: requests
  * are sent at a fixed total rate spread round-robin over the 100 connections, whether or not earlier
  * ones have been answered, so the figure is the server's latency at that load, not a queue the bench
@@ -11,7 +12,6 @@
  * (floor unary, FetchJWTSVID, floor stream, FetchX509SVID) and repeated; the caller keeps the best
  * round of each. No timing is asserted anywhere; scripts/bench-workload-api.mjs prints the figures.
  */
-import * as grpc from "@grpc/grpc-js";
 import { mkdtempSync, rmSync } from "node:fs";
 import * as http2 from "node:http2";
 import type { ClientHttp2Session } from "node:http2";
@@ -27,7 +27,7 @@ import { AgentCache } from "../../src/agent/cache";
 import type { WireEntry } from "../../src/agent/wire";
 import { startWorkloadApi } from "../../src/agent/workload";
 import { decodeString, readFields } from "../../src/agent/workload/protobuf";
-import { GRPC_SERVER_OPTIONS } from "../../src/agent/workload/server";
+import { peerCredentials, socketFd } from "../../src/agent/workload/peer-credentials";
 import { issueIdentity, trustDomainMaterial, type TrustDomainMaterial } from "./agent-state";
 
 export interface BenchServer {
@@ -101,40 +101,72 @@ export function benchCache(own: TrustDomainMaterial, entries: number, callerSele
   );
 }
 
-const passthrough = { requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b };
 const FLOOR_SERVICE = {
-  Unary: { path: "/signet.bench.Floor/Unary", requestStream: false, responseStream: false, ...passthrough },
-  Stream: { path: "/signet.bench.Floor/Stream", requestStream: false, responseStream: true, ...passthrough },
-} satisfies grpc.ServiceDefinition;
+  Unary: { path: "/signet.bench.Floor/Unary" },
+  Stream: { path: "/signet.bench.Floor/Stream" },
+} as const;
 
-/** The floor: grpc-js alone with the Workload API's server options, sockets accepted as it accepts them; answers `size` bytes (the request's uint32). */
+/**
+ * The floor: a bare gRPC responder on node:http2, what the Workload API's server is built on. Sockets
+ * are accepted as the Workload API accepts them (our net.Server reads SO_PEERCRED and hands the socket
+ * to an http2 server); each call reads its one length-prefixed request off the stream, answers `size`
+ * bytes (the request's uint32) framed the same way with the same response headers and trailers, and
+ * nothing else: no method table, metadata check, deadline, attestation or composition.
+ */
 async function startFloor(path: string): Promise<{ close(): Promise<void> }> {
   const answers = new Map<number, Buffer>();
   const answer = (req: Buffer) => {
-    const size = req.length >= 4 ? req.readUInt32BE(0) : 0;
+    const size = req.length >= 9 ? req.readUInt32BE(5) : 0;
     let b = answers.get(size);
-    if (!b) answers.set(size, (b = Buffer.alloc(size, 7)));
+    if (!b) {
+      b = Buffer.alloc(5 + size, 7);
+      b[0] = 0;
+      b.writeUInt32BE(size, 1);
+      answers.set(size, b);
+    }
     return b;
   };
-  const server = new grpc.Server(GRPC_SERVER_OPTIONS);
-  server.addService(FLOOR_SERVICE, {
-    Unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, answer(call.request)),
-    Stream: (call: grpc.ServerWritableStream<Buffer, Buffer>) => call.write(answer(call.request)),
+  const h2 = http2.createServer();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (s: http2.ServerHttp2Session) => {
+    sessions.add(s);
+    s.on("error", () => undefined);
+    s.once("close", () => sessions.delete(s));
   });
-  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    stream.on("error", () => undefined);
+    const chunks: Buffer[] = [];
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.once("end", () => {
+      if (stream.destroyed) return;
+      stream.respond({ ":status": 200, "content-type": "application/grpc+proto", "grpc-accept-encoding": "identity,deflate,gzip", "grpc-encoding": "identity" }, { waitForTrailers: true });
+      stream.write(answer(Buffer.concat(chunks)));
+      if (headers[":path"] === FLOOR_SERVICE.Unary.path) {
+        stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+        stream.end();
+      }
+    });
+  });
   const sockets = new Set<Socket>();
   const net: NetServer = createServer((s) => {
+    const fd = socketFd(s);
+    try {
+      if (fd === undefined) throw new Error("no fd");
+      peerCredentials(fd);
+    } catch {
+      s.destroy();
+      return;
+    }
     sockets.add(s);
     s.once("close", () => sockets.delete(s));
-    injector.injectConnection(s);
+    h2.emit("connection", s);
   });
   await new Promise<void>((resolve, reject) => net.once("error", reject).listen(path, resolve));
   return {
     async close() {
       const closed = new Promise<void>((r) => net.close(() => r()));
+      for (const s of sessions) s.destroy();
       for (const s of sockets) s.destroy();
-      injector.destroy();
-      server.forceShutdown();
       await closed;
     },
   };

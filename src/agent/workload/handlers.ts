@@ -7,7 +7,6 @@
  * does not validate (client must not retry); PERMISSION_DENIED when the caller is entitled to nothing
  * ("no identity issued"); UNAVAILABLE before the first sync and when a JWT-SVID cannot be had.
  */
-import { status } from "@grpc/grpc-js";
 import { parseSpiffeId, trustDomainOf } from "../../lib/spiffe/id";
 import { validateJwtSvid } from "../../lib/spiffe/jwt-svid-verify";
 import type { AgentState } from "../state";
@@ -22,11 +21,12 @@ import {
   type JwtSvidRequest,
   type ValidateJwtSvidRequest,
 } from "./messages";
+import { Status, type StatusCode } from "./grpc-status";
 
 export class WorkloadApiError extends Error {
   override readonly name = "WorkloadApiError";
   constructor(
-    readonly code: status,
+    readonly code: StatusCode,
     readonly details: string,
   ) {
     super(details);
@@ -36,11 +36,11 @@ export class WorkloadApiError extends Error {
 export const NO_IDENTITY = "no identity issued";
 
 function noIdentity(): WorkloadApiError {
-  return new WorkloadApiError(status.PERMISSION_DENIED, NO_IDENTITY);
+  return new WorkloadApiError(Status.PERMISSION_DENIED, NO_IDENTITY);
 }
 
 export function requireReady(state: AgentState): void {
-  if (!state.ready()) throw new WorkloadApiError(status.UNAVAILABLE, "the agent has not synchronised with the server yet");
+  if (!state.ready()) throw new WorkloadApiError(Status.UNAVAILABLE, "the agent has not synchronised with the server yet");
 }
 
 export function x509SvidResponse(state: AgentState, selectors: readonly string[]): Buffer {
@@ -63,8 +63,8 @@ export function jwtBundlesResponse(state: AgentState, selectors: readonly string
 
 /** Checks of a FetchJWTSVID request that need no attestation (run first, as SPIRE does). */
 export function checkJwtSvidRequest(req: JwtSvidRequest): void {
-  if (req.audience.length === 0 || req.audience.some((a) => a === "")) throw new WorkloadApiError(status.INVALID_ARGUMENT, "audience must be specified");
-  if (req.spiffeId !== "" && !parseSpiffeId(req.spiffeId).ok) throw new WorkloadApiError(status.INVALID_ARGUMENT, "invalid requested SPIFFE ID");
+  if (req.audience.length === 0 || req.audience.some((a) => a === "")) throw new WorkloadApiError(Status.INVALID_ARGUMENT, "audience must be specified");
+  if (req.spiffeId !== "" && !parseSpiffeId(req.spiffeId).ok) throw new WorkloadApiError(Status.INVALID_ARGUMENT, "invalid requested SPIFFE ID");
 }
 
 export async function jwtSvidResponse(state: AgentState, selectors: readonly string[], req: JwtSvidRequest): Promise<Buffer> {
@@ -75,15 +75,15 @@ export async function jwtSvidResponse(state: AgentState, selectors: readonly str
   try {
     svids = await state.fetchJwtSvids(selectors, req.audience, req.spiffeId === "" ? undefined : req.spiffeId);
   } catch {
-    throw new WorkloadApiError(status.UNAVAILABLE, "could not fetch a JWT-SVID");
+    throw new WorkloadApiError(Status.UNAVAILABLE, "could not fetch a JWT-SVID");
   }
   if (svids.length === 0) throw noIdentity();
   return encodeJwtSvidResponse(uniqueHints(svids).map((s) => ({ spiffeId: s.spiffeId, svid: s.token, hint: s.hint })));
 }
 
 export function checkValidateRequest(req: ValidateJwtSvidRequest): void {
-  if (req.audience === "") throw new WorkloadApiError(status.INVALID_ARGUMENT, "audience must be specified");
-  if (req.svid === "") throw new WorkloadApiError(status.INVALID_ARGUMENT, "svid must be specified");
+  if (req.audience === "") throw new WorkloadApiError(Status.INVALID_ARGUMENT, "audience must be specified");
+  if (req.svid === "") throw new WorkloadApiError(Status.INVALID_ARGUMENT, "svid must be specified");
 }
 
 /** Claims a foreign trust domain's token may pass on (SPIRE's default: no allowed foreign claims). */
@@ -96,7 +96,7 @@ const FOREIGN_CLAIMS = new Set(["sub", "exp", "aud"]);
 export async function validateJwtSvidResponse(state: AgentState, selectors: readonly string[], req: ValidateJwtSvidRequest, now: number): Promise<Buffer> {
   const authorities = jwtAuthorities(callerView(state, selectors));
   const result = await validateJwtSvid({ token: req.svid, audience: req.audience, authorities: (td) => authorities.get(`spiffe://${td}`), now });
-  if (!result.ok) throw new WorkloadApiError(status.INVALID_ARGUMENT, `the JWT-SVID does not validate: ${result.error.detail}`);
+  if (!result.ok) throw new WorkloadApiError(Status.INVALID_ARGUMENT, `the JWT-SVID does not validate: ${result.error.detail}`);
   const foreign = trustDomainOf(result.value.spiffeId) !== state.trustDomain;
   const claims: Record<string, JsonValue> = {};
   for (const [k, v] of Object.entries(result.value.claims)) {

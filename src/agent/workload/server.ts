@@ -1,11 +1,12 @@
 /**
- * The SPIFFE Workload API server: gRPC (grpc-js, plain HTTP/2, no TLS, as the Workload Endpoint
- * standard requires) over a unix socket this module owns. Each connection is accepted by our own
- * net.Server, which reads the kernel's peer credentials (SO_PEERCRED) and the peer's start time from
- * that very socket before handing it to grpc-js; a call finds its connection's credentials through
- * the peer address grpc-js reports, which is a tag this module set on the socket (never anything the
- * caller sent). Every call is then attested from /proc (unix-attestor.ts: in full on a connection's
- * first call, later by re-reading what could have changed since).
+ * The SPIFFE Workload API server: gRPC over plain HTTP/2 (no TLS, as the Workload Endpoint standard
+ * requires; grpc-server.ts on node:http2, no gRPC library) over a unix socket this module owns. Each
+ * connection is accepted by our own net.Server, which reads the kernel's peer credentials
+ * (SO_PEERCRED) and the peer's start time from that very socket before any byte of it is read; a
+ * connection whose caller cannot be named is closed at once. Every call of a connection carries the
+ * credentials read at its accept (kept with its HTTP/2 session, never anything the caller sent), and
+ * is then attested from /proc (unix-attestor.ts: in full on a connection's first call, later by
+ * re-reading what could have changed since).
  *
  * Encoded X.509-SVID and bundle answers are kept per (method, caller selector set) while the state's
  * version stays the same (composition is a pure function of the two), so a hundred workloads of one
@@ -14,13 +15,17 @@
  * Every call must carry the metadata `workload.spiffe.io: true` (exactly one value; INVALID_ARGUMENT
  * otherwise). Streams send the full state at once and again whenever the state changes into something
  * other than what was last sent; a caller that loses its last identity gets PERMISSION_DENIED and the
- * stream ends (clients reconnect with back-off).
+ * stream ends (clients reconnect with back-off). A stream whose reader is slow holds back while its
+ * buffer is full and then sends the state of that moment (each message is the full state), so it
+ * never queues more than one answer.
  */
-import { Server, ServerCredentials, status, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { createServer, type Socket } from "node:net";
+import type { IncomingHttpHeaders } from "node:http2";
 import type { Logger } from "../log";
 import { silentLogger } from "../log";
 import type { AgentState } from "../state";
+import { GrpcServer, type GrpcCall, type GrpcMethod } from "./grpc-server";
+import { Status, type StatusCode } from "./grpc-status";
 import {
   checkJwtSvidRequest,
   checkValidateRequest,
@@ -69,10 +74,8 @@ export interface WorkloadApiServer {
   close(): Promise<void>;
 }
 
-const MAX_REQUEST_BYTES = 64 * 1024;
-
-/** The grpc-js server's options (the benchmark's bare grpc-js floor uses the same). */
-export const GRPC_SERVER_OPTIONS = { "grpc.max_receive_message_length": MAX_REQUEST_BYTES, "grpc.enable_channelz": 0 } as const;
+/** The largest request message (RESOURCE_EXHAUSTED above it); Workload API requests are tiny. */
+export const MAX_REQUEST_BYTES = 64 * 1024;
 
 /** Distinct (method, selector set) answers kept; a node has few selector sets. */
 const MAX_CACHED_ANSWERS = 512;
@@ -99,15 +102,25 @@ export class AnswerCache {
   }
 }
 
-function checkSecurityHeader(metadata: Metadata): void {
-  const values = metadata.get(SECURITY_HEADER);
-  if (values.length !== 1 || values[0] !== "true") throw new WorkloadApiError(status.INVALID_ARGUMENT, "security header missing from request");
+/**
+ * The metadata's values of the security header, as gRPC reads them: node:http2 joins a repeated
+ * header with ", ", and gRPC splits a value on commas and trims each part.
+ */
+function metadataValues(headers: IncomingHttpHeaders, key: string): string[] {
+  const v = headers[key];
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).flatMap((x) => x.split(",").map((p) => p.trim()));
 }
 
-function toStatus(e: unknown, logger: Logger, method: string): { code: status; details: string } {
+function checkSecurityHeader(headers: IncomingHttpHeaders): void {
+  const values = metadataValues(headers, SECURITY_HEADER);
+  if (values.length !== 1 || values[0] !== "true") throw new WorkloadApiError(Status.INVALID_ARGUMENT, "security header missing from request");
+}
+
+function toStatus(e: unknown, logger: Logger, method: string): { code: StatusCode; details: string } {
   if (e instanceof WorkloadApiError) return { code: e.code, details: e.details };
   logger.error("workload api: internal error", { method, error: e instanceof Error ? e.message : String(e) });
-  return { code: status.INTERNAL, details: "internal error" };
+  return { code: Status.INTERNAL, details: "internal error" };
 }
 
 /** Starts serving the Workload API on `options.socket`; rejects when the socket path cannot be used. */
@@ -118,116 +131,130 @@ export async function startWorkloadApi(options: WorkloadApiServerOptions): Promi
   const attestor = options.attestor ?? new UnixAttestor();
   const now = options.now ?? (() => Date.now());
 
-  const peers = new Map<string, CallerProcess>();
   const sockets = new Set<Socket>();
   const unsubscribes = new Set<() => void>();
-  let nextPeer = 0;
 
-  async function attestCall(peer: string, method: string): Promise<string[]> {
-    const caller = peers.get(peer);
-    if (!caller) throw new WorkloadApiError(status.UNAVAILABLE, "workload attestation failed");
+  async function attestCall(caller: CallerProcess, method: string): Promise<string[]> {
     const r = await attestor.attest(caller);
     if (r.ok) return r.value;
     logger.warn("workload api: workload attestation failed", { method, pid: caller.pid, uid: caller.uid, reason: r.error.reason, detail: r.error.detail });
-    if (r.error.reason === "proc_unreadable") throw new WorkloadApiError(status.UNAVAILABLE, "workload attestation failed");
-    throw new WorkloadApiError(status.PERMISSION_DENIED, NO_IDENTITY);
+    if (r.error.reason === "proc_unreadable") throw new WorkloadApiError(Status.UNAVAILABLE, "workload attestation failed");
+    throw new WorkloadApiError(Status.PERMISSION_DENIED, NO_IDENTITY);
   }
 
-  function denied(method: string, peer: string, e: unknown): void {
-    if (e instanceof WorkloadApiError && e.code === status.PERMISSION_DENIED) {
-      const caller = peers.get(peer);
-      logger.info("workload api: no identity issued", { method, pid: caller?.pid, uid: caller?.uid });
-    }
+  function denied(method: string, caller: CallerProcess, e: unknown): void {
+    if (e instanceof WorkloadApiError && e.code === Status.PERMISSION_DENIED) logger.info("workload api: no identity issued", { method, pid: caller.pid, uid: caller.uid });
   }
 
-  function unary<Req>(method: WorkloadApiMethod, checks: (req: Req) => void, answer: (selectors: string[], req: Req) => Promise<Buffer>) {
-    return (call: ServerUnaryCall<Req, Buffer>, callback: sendUnaryData<Buffer>) => {
-      const peer = call.getPeer();
-      (async () => {
-        checkSecurityHeader(call.metadata);
-        checks(call.request);
-        requireReady(state);
-        return answer(await attestCall(peer, method), call.request);
-      })().then(
-        (b) => callback(null, b),
-        (e: unknown) => {
-          denied(method, peer, e);
-          callback(toStatus(e, logger, method));
-        },
-      );
+  function fail(call: GrpcCall<CallerProcess>, method: string, e: unknown): void {
+    denied(method, call.context, e);
+    const s = toStatus(e, logger, method);
+    call.end(s.code, s.details);
+  }
+
+  function unary<Req>(method: WorkloadApiMethod, checks: (req: Req) => void, answer: (selectors: string[], req: Req) => Promise<Buffer>): GrpcMethod<CallerProcess> {
+    return {
+      responseStream: false,
+      decode: WORKLOAD_API_SERVICE[method].decode,
+      handle: (call, request) => {
+        const req = request as Req;
+        (async () => {
+          checkSecurityHeader(call.metadata);
+          checks(req);
+          requireReady(state);
+          return answer(await attestCall(call.context, method), req);
+        })().then(
+          (b) => {
+            call.send(b);
+            call.end(Status.OK);
+          },
+          (e: unknown) => fail(call, method, e),
+        );
+      },
     };
   }
 
   const answers = new AnswerCache(state);
 
-  function watch(method: WorkloadApiMethod, compose: (selectors: readonly string[]) => Buffer) {
-    return (call: ServerWritableStream<unknown, Buffer>) => {
-      const peer = call.getPeer();
-      let unsubscribe: (() => void) | undefined;
-      let done = false;
-      const finish = () => {
-        done = true;
-        if (unsubscribe) {
-          unsubscribe();
-          unsubscribes.delete(unsubscribe);
-        }
-      };
-      const fail = (e: unknown) => {
-        if (done) return;
-        finish();
-        denied(method, peer, e);
-        call.emit("error", toStatus(e, logger, method));
-      };
-      call.on("cancelled", finish);
-      call.on("close", finish);
-      (async () => {
-        checkSecurityHeader(call.metadata);
-        requireReady(state);
-        const selectors = await attestCall(peer, method);
-        if (done || call.cancelled) return;
-        let last: Buffer | undefined;
-        const push = () => {
-          if (done || call.cancelled) return;
-          let next: Buffer;
-          try {
-            next = answers.get(method, selectors, compose);
-          } catch (e) {
-            fail(e);
-            return;
+  function watch(method: WorkloadApiMethod, compose: (selectors: readonly string[]) => Buffer): GrpcMethod<CallerProcess> {
+    return {
+      responseStream: true,
+      decode: WORKLOAD_API_SERVICE[method].decode,
+      handle: (call) => {
+        let unsubscribe: (() => void) | undefined;
+        const release = () => {
+          if (unsubscribe) {
+            unsubscribe();
+            unsubscribes.delete(unsubscribe);
+            unsubscribe = undefined;
           }
-          if (last !== undefined && (last === next || last.equals(next))) return;
-          last = next;
-          call.write(next);
         };
-        unsubscribe = state.subscribe(push);
-        unsubscribes.add(unsubscribe);
-        push();
-      })().catch(fail);
+        call.onEnd(release);
+        const end = (e: unknown) => {
+          if (call.ended) return;
+          release();
+          fail(call, method, e);
+        };
+        (async () => {
+          checkSecurityHeader(call.metadata);
+          requireReady(state);
+          const selectors = await attestCall(call.context, method);
+          if (call.ended) return;
+          let last: Buffer | undefined;
+          /** The stream's buffer is full: the next answer waits for its drain. */
+          let blocked = false;
+          const push = () => {
+            if (call.ended) return;
+            let next: Buffer;
+            try {
+              next = answers.get(method, selectors, compose);
+            } catch (e) {
+              end(e);
+              return;
+            }
+            if (blocked || (last !== undefined && (last === next || last.equals(next)))) return;
+            last = next;
+            blocked = !call.send(next);
+          };
+          call.onDrain(() => {
+            blocked = false;
+            push();
+          });
+          unsubscribe = state.subscribe(push);
+          unsubscribes.add(unsubscribe);
+          push();
+        })().catch(end);
+      },
     };
   }
 
-  const unimplemented = (what: string) => (call: ServerWritableStream<unknown, Buffer>) => {
-    try {
-      checkSecurityHeader(call.metadata);
-      call.emit("error", { code: status.UNIMPLEMENTED, details: `${what} are not implemented` });
-    } catch (e) {
-      call.emit("error", toStatus(e, logger, what));
-    }
-  };
+  const unimplemented = (method: WorkloadApiMethod, what: string): GrpcMethod<CallerProcess> => ({
+    responseStream: true,
+    decode: WORKLOAD_API_SERVICE[method].decode,
+    handle: (call) => {
+      try {
+        checkSecurityHeader(call.metadata);
+        call.end(Status.UNIMPLEMENTED, `${what} are not implemented`);
+      } catch (e) {
+        fail(call, method, e);
+      }
+    },
+  });
 
-  const implementation: UntypedServiceImplementation = {
+  const implementation: Record<WorkloadApiMethod, GrpcMethod<CallerProcess>> = {
     FetchX509SVID: watch("FetchX509SVID", (s) => x509SvidResponse(state, s)),
     FetchX509Bundles: watch("FetchX509Bundles", (s) => x509BundlesResponse(state, s)),
     FetchJWTBundles: watch("FetchJWTBundles", (s) => jwtBundlesResponse(state, s)),
     FetchJWTSVID: unary<JwtSvidRequest>("FetchJWTSVID", checkJwtSvidRequest, (s, req) => jwtSvidResponse(state, s, req)),
     ValidateJWTSVID: unary<ValidateJwtSvidRequest>("ValidateJWTSVID", checkValidateRequest, (s, req) => validateJwtSvidResponse(state, s, req, now())),
-    FetchWITSVID: unimplemented("WIT-SVIDs"),
-    FetchWITBundles: unimplemented("WIT bundles"),
+    FetchWITSVID: unimplemented("FetchWITSVID", "WIT-SVIDs"),
+    FetchWITBundles: unimplemented("FetchWITBundles", "WIT bundles"),
   };
-
-  const grpcServer = new Server(GRPC_SERVER_OPTIONS);
-  grpcServer.addService(WORKLOAD_API_SERVICE, implementation);
-  const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
+  const methods = new Map(Object.entries(implementation).map(([name, m]) => [WORKLOAD_API_SERVICE[name as WorkloadApiMethod].path, m]));
+  const grpc = new GrpcServer<CallerProcess>(methods, {
+    maxRequestBytes: MAX_REQUEST_BYTES,
+    onError: (path, e) => logger.error("workload api: internal error", { method: path, error: e instanceof Error ? e.message : String(e) }),
+  });
 
   const netServer = createServer((socket) => {
     let caller: CallerProcess;
@@ -243,17 +270,12 @@ export async function startWorkloadApi(options: WorkloadApiServerOptions): Promi
       socket.destroy();
       return;
     }
-    const tag = `signet-workload-peer-${++nextPeer}`;
-    // grpc-js reports a call's peer as its socket's remoteAddress (undefined for unix sockets).
-    Object.defineProperty(socket, "remoteAddress", { value: tag, configurable: false, enumerable: true });
-    peers.set(tag, caller);
     sockets.add(socket);
     socket.once("close", () => {
-      peers.delete(tag);
       sockets.delete(socket);
       attestor.release?.(caller);
     });
-    injector.injectConnection(socket);
+    grpc.accept(socket, caller);
   });
 
   const ino = await listenOnSocket(netServer, socketPath);
@@ -265,9 +287,8 @@ export async function startWorkloadApi(options: WorkloadApiServerOptions): Promi
       const closed = new Promise<void>((resolve) => netServer.close(() => resolve()));
       for (const u of unsubscribes) u();
       unsubscribes.clear();
+      await grpc.close(Status.UNAVAILABLE, "the Workload API is shutting down");
       for (const s of sockets) s.destroy();
-      injector.destroy();
-      grpcServer.forceShutdown();
       await closed;
       removeSocket(socketPath, ino);
     },

@@ -1,27 +1,23 @@
 /**
- * The `SpiffeWorkloadAPI` service for grpc-js: method paths without a proto package (the standard's
- * `/SpiffeWorkloadAPI/<Rpc>`), requests decoded by messages.ts, responses already encoded (the
- * handlers return bytes, so a stream can compare one full state with the last it sent).
+ * The `SpiffeWorkloadAPI` service: method paths without a proto package (the standard's
+ * `/SpiffeWorkloadAPI/<Rpc>`), whether each streams its responses, and the decoder of its request
+ * (messages.ts). Responses are already encoded (the handlers return bytes, so a stream can compare one
+ * full state with the last it sent). No method streams requests.
  */
-import type { ServiceDefinition } from "@grpc/grpc-js";
 import { decodeEmptyRequest, decodeJwtSvidRequest, decodeValidateJwtSvidRequest } from "./messages";
 
 export const SERVICE_NAME = "SpiffeWorkloadAPI";
 
-const identity = (b: Buffer): Buffer => b;
+export interface WorkloadApiMethodDefinition<Req> {
+  readonly path: string;
+  readonly requestStream: false;
+  readonly responseStream: boolean;
+  /** Throws ProtobufError on bytes that are not the request message. */
+  readonly decode: (b: Buffer) => Req;
+}
 
-function method<Req>(name: string, responseStream: boolean, decode: (b: Buffer) => Req) {
-  return {
-    path: `/${SERVICE_NAME}/${name}`,
-    requestStream: false,
-    responseStream,
-    requestSerialize: (): Buffer => {
-      throw new TypeError("the Workload API server does not send requests");
-    },
-    requestDeserialize: decode,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  } as const;
+function method<Req>(name: string, responseStream: boolean, decode: (b: Buffer) => Req): WorkloadApiMethodDefinition<Req> {
+  return { path: `/${SERVICE_NAME}/${name}`, requestStream: false, responseStream, decode };
 }
 
 export const WORKLOAD_API_SERVICE = {
@@ -32,6 +28,6 @@ export const WORKLOAD_API_SERVICE = {
   ValidateJWTSVID: method("ValidateJWTSVID", false, decodeValidateJwtSvidRequest),
   FetchWITSVID: method("FetchWITSVID", true, decodeEmptyRequest),
   FetchWITBundles: method("FetchWITBundles", true, decodeEmptyRequest),
-} satisfies ServiceDefinition;
+} as const;
 
 export type WorkloadApiMethod = keyof typeof WORKLOAD_API_SERVICE;
