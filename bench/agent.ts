@@ -16,8 +16,9 @@ export type Send = (path: string, init: { method: string; headers: Record<string
 const EC = { name: "ECDSA", namedCurve: "P-256" } as const;
 
 async function csrOf(pair: CryptoKeyPair): Promise<string> {
+  // As signet-agent sends them (src/agent/csr.ts): standard base64 DER.
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: "CN=bench", keys: pair, signingAlgorithm: { name: "ECDSA", hash: "SHA-256" } });
-  return csr.toString("pem");
+  return csr.toString("base64");
 }
 
 async function expectOk(res: Response, step: string): Promise<Response> {
@@ -94,12 +95,17 @@ export async function csrs(count: number): Promise<string[]> {
 }
 
 /** X.509-SVIDs for `entryIds`, 500 per call; how many came back ok. */
-export async function signBatches(agent: BenchAgent, entryIds: readonly string[], csrPool: readonly string[]): Promise<number> {
+export async function signBatches(agent: BenchAgent, entryIds: readonly string[], csrPool: readonly string[], inFlight = 1): Promise<number> {
   let ok = 0;
-  for (let i = 0; i < entryIds.length; i += 500) {
-    const requests = entryIds.slice(i, i + 500).map((entry_id, j) => ({ entry_id, csr: csrPool[(i + j) % csrPool.length]! }));
-    const r = (await agent.call("POST", "/agent/v1/svids/x509", { requests })) as { results: { status: string }[] };
-    ok += r.results.filter((x) => x.status === "ok").length;
-  }
+  let next = 0;
+  const worker = async () => {
+    for (let i = next; i < entryIds.length; i = next) {
+      next += 500;
+      const requests = entryIds.slice(i, i + 500).map((entry_id, j) => ({ entry_id, csr: csrPool[(i + j) % csrPool.length]! }));
+      const r = (await agent.call("POST", "/agent/v1/svids/x509", { requests })) as { results: { status: string }[] };
+      ok += r.results.filter((x) => x.status === "ok").length;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
   return ok;
 }
