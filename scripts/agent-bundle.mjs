@@ -5,6 +5,7 @@
 // keeps what only some commands need (the grpc-js client of `api`, `healthcheck` and `helper`, which
 // main.ts imports dynamically) in chunks of their own: in one ESM file esbuild would hoist every
 // external import to the top, and `run` would load grpc-js after all.
+/** @returns {import("esbuild").BuildOptions} */
 export function agentBuildOptions(outdir = "dist/agent") {
   return {
     entryPoints: ["src/agent/signet-agent.ts"],

@@ -6,14 +6,12 @@
  * builds it) run as `run --help` in a process of its own, whose module cache must hold no @grpc/*
  * file, while `api --help` in the same bundle does load grpc-js (so the check can see it at all).
  */
-import { build, type Metafile } from "esbuild";
+import { build, type BuildOptions, type Metafile } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-// @ts-expect-error: a plain .mjs script without types
-import { agentBuildOptions } from "../../../scripts/agent-bundle.mjs";
 
 const root = join(import.meta.dirname, "../../..");
 const ENTRY = "src/agent/signet-agent.ts";
@@ -48,6 +46,7 @@ describe("signet-agent run's module graph", () => {
   });
 
   it("the built bundle run as `run --help` loads no @grpc/* file; `api --help` loads grpc-js", async () => {
+    const { agentBuildOptions } = (await import(pathToFileURL(join(root, "scripts", "agent-bundle.mjs")).href)) as { agentBuildOptions: (outdir: string) => BuildOptions };
     await build({ absWorkingDir: root, ...agentBuildOptions(outdir), sourcemap: false, logLevel: "silent" });
     const bundle = join(root, outdir, "signet-agent.mjs");
     const loaded = (args: string[]): string[] => {
