@@ -227,7 +227,7 @@ export async function authenticateAgentCall(ctx: AgentFlowContext, proof: string
   }
   // The replay guard and the registry's check are independent: both asked at once.
   const [fresh, agent] = await Promise.all([
-    proofGuardFor(ctx.env, verified.value.jti).rememberProof({ jti: verified.value.jti, expiresAt: verified.value.expiresAt, now: ctx.now }),
+    proofGuardFor(ctx.env, verified.value.agentId).rememberProof({ jti: verified.value.jti, expiresAt: verified.value.expiresAt, now: ctx.now }),
     registryFor(ctx.env, ctx.config.trustDomain).authenticateAgent({ spiffeId: verified.value.agentId, svidSerial: verified.value.svidSerial }),
   ]);
   if (!fresh.ok) throw new AppError("agent_unauthorized", "The agent proof is not valid.", { internal: "proof_replayed" });

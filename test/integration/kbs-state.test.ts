@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { proofGuardFor, sessionFor } from "../../src/durable/addresses";
+import { PROOF_GUARD_SHARDS, proofGuardFor, proofGuardShard, sessionFor } from "../../src/durable/addresses";
 import { MAX_LIVE_SESSIONS, type AttestationSession } from "../../src/durable/session";
 import type { Registry } from "../../src/durable/registry";
 import sessionMigrations from "../../migrations/session/migrations.js";
@@ -109,9 +109,17 @@ describe("AttestationSession", () => {
 });
 
 describe("agent proof replay guard", () => {
+  it("an agent's proofs all meet one guard, whatever their jti; agents spread over the shards", () => {
+    const agent = "spiffe://example.org/signet/agent/join_token/t1";
+    expect(proofGuardFor(env, agent).id.toString()).toBe(proofGuardFor(env, agent).id.toString());
+    const shards = new Set(Array.from({ length: 2000 }, (_, i) => proofGuardShard(`spiffe://example.org/signet/agent/join_token/${i}`)));
+    expect(shards.size).toBe(PROOF_GUARD_SHARDS);
+    for (const s of shards) expect(s >= 0 && s < PROOF_GUARD_SHARDS && Number.isInteger(s)).toBe(true);
+  });
+
   it("a jti is accepted once until it expires, even by 200 concurrent calls; the alarm forgets expired ones", async () => {
     const jti = "Qx" + "a".repeat(20);
-    const guard = proofGuardFor(env, jti);
+    const guard = proofGuardFor(env, "spiffe://example.org/signet/agent/join_token/t1");
     const now = Date.now();
     const results = await Promise.all(Array.from({ length: 200 }, () => guard.rememberProof({ jti, expiresAt: now + 61_000, now })));
     expect(results.filter((r) => r.ok).length).toBe(1);
