@@ -1,17 +1,21 @@
 /**
  * A typed client of Signet's agent API (`/agent/v1`, see README "Node attestation and the agent API").
  * Every call but attest carries `Signet-Agent-Proof`, signed over the exact body bytes sent. Every
- * answer is read with a size bound and checked against wire.ts's schemas; whatever happens (server
+ * answer is read with a size bound and checked by wire.ts's validators; whatever happens (server
  * down, a proxy's HTML, a truncated body, a problem document) comes back as a `ServerError` value
  * with one readable line, never as a throw.
+ *
+ * Requests go over `node:http`/`node:https` (src/node/http-request.ts, pooled keep-alive
+ * connections), not `fetch`: Node's fetch loads undici, about 10 MB of the agent's RSS. An injected
+ * `fetch` (tests) is used instead when given.
  */
 import { readBodyLimited } from "../lib/bounded-body";
-import type { z } from "zod";
 import { utf8 } from "../lib/encoding";
 import type { Clock } from "../lib/clock";
 import { err, ok, type Result } from "../lib/result";
 import { createAgentProof, type AgentProofAlgorithm } from "../lib/spiffe/agent-proof";
-import { AgentSvidAnswer, BundlesAnswer, JwtSvidAnswer, Problem, SyncAnswer, X509PopChallengeAnswer, X509SvidsAnswer } from "./wire";
+import { createHttpTransport, type HttpAnswer, type HttpFailure, type HttpTransport } from "../node/http-request";
+import { AgentSvidAnswer, BundlesAnswer, JwtSvidAnswer, Problem, SyncAnswer, X509PopChallengeAnswer, X509SvidsAnswer, type Validator } from "./wire";
 
 export type ServerFailureReason =
   /** No answer: connection refused, DNS, TLS, timeout, a broken connection. */
@@ -46,6 +50,7 @@ export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
 export interface ServerClientOptions {
   readonly server: string | URL;
   readonly clock: Clock;
+  /** Sends the requests instead of node:http(s) (tests). */
   readonly fetch?: Fetch;
   /** Per request, on top of any long-poll wait (default 30 s). */
   readonly timeoutMs?: number;
@@ -79,7 +84,7 @@ export type AgentApi = { [K in Exclude<keyof AgentServerClient, "serverNow">]: A
 export class AgentServerClient {
   readonly #base: URL;
   readonly #clock: Clock;
-  readonly #fetch: Fetch;
+  readonly #transport: HttpTransport;
   readonly #timeoutMs: number;
   #credential: AgentCredential | undefined;
   /** The server's clock minus ours, from answers' Date headers, when they differ by more than the header's 1 s grain. */
@@ -89,7 +94,7 @@ export class AgentServerClient {
   constructor(options: ServerClientOptions) {
     this.#base = new URL(options.server);
     this.#clock = options.clock;
-    this.#fetch = options.fetch ?? ((url, init) => fetch(url, init));
+    this.#transport = options.fetch ? fetchTransport(options.fetch) : createHttpTransport();
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#onSkew = options.onSkew;
   }
@@ -102,8 +107,8 @@ export class AgentServerClient {
     return this.#clock.now() + this.#offsetMs;
   }
 
-  #learnOffset(res: Response): void {
-    const date = Date.parse(res.headers.get("Date") ?? "");
+  #learnOffset(res: HttpAnswer): void {
+    const date = Date.parse(res.header("Date") ?? "");
     if (!Number.isFinite(date)) return;
     // The answer's arrival (a long-poll answers when it answers); Date has a one-second grain, so
     // offsets within 2 s are noise.
@@ -154,7 +159,7 @@ export class AgentServerClient {
     return this.#call("GET", "bundles", undefined, BundlesAnswer);
   }
 
-  async #call<S extends z.ZodType>(method: string, name: string, body: unknown, schema: S, proved = true, waitMs = 0, signal?: AbortSignal): Promise<Result<z.infer<S>, ServerError>> {
+  async #call<T>(method: string, name: string, body: unknown, validate: Validator<T>, proved = true, waitMs = 0, signal?: AbortSignal): Promise<Result<T, ServerError>> {
     const url = new URL(`agent/v1/${name}`, this.#base);
     const path = url.pathname;
     const fail = (reason: ServerFailureReason, detail: string, more: { status?: number; code?: string } = {}) => err<ServerError>({ reason, detail, path, ...more });
@@ -166,62 +171,74 @@ export class AgentServerClient {
       if (!c) throw new TypeError("the agent has no SVID yet: attest first");
       headers["Signet-Agent-Proof"] = await createAgentProof(c.key, c.alg, c.svid, { method, path, body: bytes, now: this.serverNow() });
     }
-    let res: Response;
-    try {
-      res = await this.#fetch(url.href, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body: bytes }),
-        redirect: "manual",
-        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs + waitMs)]) : AbortSignal.timeout(this.#timeoutMs + waitMs),
-      });
-    } catch (e) {
-      return fail("unreachable", `${this.#base.origin} cannot be reached: ${describeFetchError(e)}`);
-    }
+    const sent = await this.#transport({
+      method,
+      url,
+      headers,
+      ...(body === undefined ? {} : { body: bytes }),
+      timeoutMs: this.#timeoutMs + waitMs,
+      ...(signal ? { signal } : {}),
+      maxBodyBytes: MAX_ANSWER_BYTES,
+    });
+    if (!sent.ok) return fail("unreachable", `${this.#base.origin} cannot be reached: ${oneLine(sent.error.code)}`);
+    const res = sent.value;
     this.#learnOffset(res);
-    const text = await readBounded(res);
-    if (text === undefined) return fail(res.ok ? "bad_response" : "unavailable", `the answer (HTTP ${res.status}) is unreadable or larger than ${MAX_ANSWER_BYTES} bytes`, { status: res.status });
-    if (!res.ok) {
-      const problem = Problem.safeParse(parseJson(text));
-      const code = problem.success ? problem.data.code : undefined;
-      const what = problem.success ? (problem.data.detail ?? problem.data.title) : undefined;
+    const success = res.status >= 200 && res.status < 300;
+    if (typeof res.body === "string") return fail(success ? "bad_response" : "unavailable", `the answer (HTTP ${res.status}) is unreadable or larger than ${MAX_ANSWER_BYTES} bytes`, { status: res.status });
+    const json = parseJson(res.body);
+    if (!success) {
+      const problem = Problem(json);
+      const code = problem.ok ? problem.value.code : undefined;
+      const what = problem.ok ? (problem.value.detail ?? problem.value.title) : undefined;
       const reason: ServerFailureReason = res.status === 429 || res.status >= 500 || (res.status >= 300 && res.status < 400) ? "unavailable" : "refused";
       return fail(reason, `HTTP ${res.status}${code ? ` ${code}` : ""}${what ? `: ${oneLine(what)}` : ""}`, { status: res.status, ...(code ? { code } : {}) });
     }
-    const parsed = schema.safeParse(parseJson(text));
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return fail("bad_response", `the answer is not what the agent API sends (${issue ? `${issue.path.join(".") || "body"}: ${issue.message}` : "not JSON"})`, { status: res.status });
+    const parsed = validate(json);
+    if (!parsed.ok) return fail("bad_response", `the answer is not what the agent API sends (${oneLine(parsed.error)})`, { status: res.status });
+    return ok(parsed.value);
+  }
+}
+
+/**
+ * An injected fetch as a transport: redirects not followed, one deadline over the exchange and the
+ * body read (this is the only code here that touches Response, and only tests inject a fetch).
+ */
+function fetchTransport(f: Fetch): HttpTransport {
+  return async (request) => {
+    const deadline = AbortSignal.timeout(request.timeoutMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, deadline]) : deadline;
+    let res: Response;
+    try {
+      res = await f(request.url.href, { method: request.method, headers: { ...request.headers }, ...(request.body === undefined ? {} : { body: request.body as Uint8Array<ArrayBuffer> }), redirect: "manual", signal });
+    } catch (e) {
+      return err<HttpFailure>({ code: request.signal?.aborted ? "aborted" : describeFetchError(e) });
     }
-    return ok(parsed.data);
-  }
+    let body: HttpAnswer["body"];
+    try {
+      body = (await readBodyLimited(res, request.maxBodyBytes)) ?? "too_large";
+    } catch {
+      body = "broken";
+    }
+    return ok({ status: res.status, header: (name: string) => res.headers.get(name) ?? undefined, body });
+  };
 }
 
-function parseJson(text: string): unknown {
+function parseJson(body: Uint8Array): unknown {
   try {
-    return JSON.parse(text);
+    return JSON.parse(new TextDecoder().decode(body));
   } catch {
     return undefined;
   }
 }
 
-/** The body as text, or undefined when it breaks off or exceeds the bound. */
-async function readBounded(res: Response): Promise<string | undefined> {
-  try {
-    const body = await readBodyLimited(res, MAX_ANSWER_BYTES);
-    return body === undefined ? undefined : new TextDecoder().decode(body);
-  } catch {
-    return undefined;
-  }
-}
-
+/** A fetch rejection as the transport's short code (its cause's code when it has one). */
 function describeFetchError(e: unknown): string {
   if (e instanceof Error) {
     if (e.name === "TimeoutError" || e.name === "AbortError") return "timed out";
     const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
     if (cause && typeof cause.code === "string") return cause.code;
-    if (cause && typeof cause.message === "string") return oneLine(cause.message);
-    return oneLine(e.message);
+    if (cause && typeof cause.message === "string") return cause.message;
+    return e.message;
   }
   return "unknown error";
 }
