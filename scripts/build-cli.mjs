@@ -30,8 +30,8 @@ await esbuild.build({
 // chunks of earlier builds that this one did not write are removed.
 const { agentBuildOptions } = await import("./agent-bundle.mjs");
 const agent = await esbuild.build({ absWorkingDir: root, ...agentBuildOptions(), metafile: true });
-const { readdirSync, rmSync } = await import("node:fs");
+const { existsSync, readdirSync, rmSync } = await import("node:fs");
 const { join, relative } = await import("node:path");
 const written = new Set(Object.keys(agent.metafile.outputs).map((o) => relative("dist/agent/chunks", o)));
 const chunks = join(root, "dist/agent/chunks");
-for (const f of readdirSync(chunks, { withFileTypes: true })) if (f.isFile() && !written.has(f.name)) rmSync(join(chunks, f.name), { force: true });
+if (existsSync(chunks)) for (const f of readdirSync(chunks, { withFileTypes: true })) if (f.isFile() && !written.has(f.name)) rmSync(join(chunks, f.name), { force: true });
