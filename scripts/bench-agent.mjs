@@ -1,7 +1,8 @@
 // signet-agent's figures for `npm run bench` (issue 10), called by scripts/bench.mjs with Signet's
 // Worker running in Miniflare (`BENCH_ONLY=agent npm run bench` runs only these):
 //
-// - Workload API latency: scripts/bench-workload-api.mjs (100 workloads, open-loop, beside bare grpc-js);
+// - Workload API latency: scripts/bench-workload-api.mjs (100 workloads, open-loop, beside a bare
+//   node:http2 gRPC responder);
 // - entry created → SVID delivered: the real signet-agent (src/agent/signet-agent.ts, bundled here,
 //   run as its own process with `--attestation join-token:…` against the Worker) while a workload of
 //   this process holds a FetchX509SVID stream open; an entry for the workload's uid is created through
@@ -23,10 +24,13 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { agentBuildOptions } from "./agent-bundle.mjs";
 import { benchWorkloadApi, buildWorkloadBench } from "./bench-workload-api.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const agentBundle = join(root, "dist", "bench", "signet-agent.mjs");
+// Built as scripts/build-cli.mjs builds it (scripts/agent-bundle.mjs: split, so `run` loads no gRPC library).
+const agentDir = join(root, "dist", "bench", "agent");
+const agentBundle = join(agentDir, "signet-agent.mjs");
 const TRIALS = Number(process.env.BENCH_AGENT_TRIALS ?? 20);
 const CACHED_SVIDS = 1000;
 const RSS_LIMIT_MB = 80;
@@ -114,7 +118,7 @@ export async function benchAgent({ send, signetUrl, adminToken }) {
   if (process.env.BENCH_WORKLOAD_API !== "0") for (const l of await benchWorkloadApi()) console.log(JSON.stringify(l));
 
   await Promise.all([
-    build({ absWorkingDir: root, entryPoints: ["src/agent/signet-agent.ts"], outfile: agentBundle, platform: "node", format: "esm", target: "node20", bundle: true, packages: "external", logLevel: "warning" }),
+    build({ ...agentBuildOptions(agentDir), absWorkingDir: root, sourcemap: false }),
     buildWorkloadBench(),
   ]);
   const bench = await import(pathToFileURL(join(root, "dist", "bench", "workload-bench.mjs")).href);

@@ -21,6 +21,7 @@ import { AgentCache } from "./cache";
 import { FLAG_KEYS, fromEnv, fromFileText, resolveConfig, type AgentConfig, type RawConfig } from "./config";
 import { createLogger, type Logger } from "./log";
 import { AgentServerClient, oneLine, type Fetch } from "./server-client";
+import { releaseFreedMemory } from "./memory";
 import { SyncLoop, defaultSleep } from "./sync";
 import { SocketPathError, socketPathFrom, startWorkloadApi, type WorkloadApiServer } from "./workload";
 import { prepareSocketPath } from "./workload/socket";
@@ -188,7 +189,7 @@ async function run(io: AgentIo, config: AgentConfig): Promise<number> {
     throw e;
   }
   log.info("workload api listening", { socket: api.socketPath });
-  const loop = new SyncLoop({ client, cache, identity, clock, random, log });
+  const loop = new SyncLoop({ client, cache, identity, clock, random, log, afterSigning: releaseFreedMemory });
   try {
     await loop.run(io.signal);
   } finally {

@@ -45,6 +45,8 @@ export interface SyncLoopOptions {
   readonly backoffMaxMs?: number;
   /** CSRs per signing call (≤ 500, the server's limit). */
   readonly batchSize?: number;
+  /** Called after a round that signed SVIDs, with how many (the agent returns freed memory then). */
+  readonly afterSigning?: (signed: number) => void;
   readonly pageSize?: number;
 }
 
@@ -303,7 +305,10 @@ export class SyncLoop {
       }
       cache.flush();
     }
-    if (signed > 0) log.info("X.509-SVIDs signed", { count: signed, held: [...cache.svids()].length });
+    if (signed > 0) {
+      log.info("X.509-SVIDs signed", { count: signed, held: [...cache.svids()].length });
+      this.#o.afterSigning?.(signed);
+    }
     return ok({ signed, failed });
   }
 }

@@ -143,6 +143,15 @@ describe("the sync loop converges from any state", () => {
     expect(syncs.length).toBe(3);
     expect(signs).toEqual([500, 500, 200]);
   });
+
+  it("afterSigning hears how many SVIDs a round signed, and nothing after a round that signed none", async () => {
+    const heard: number[] = [];
+    const r = await rig({ afterSigning: (n) => heard.push(n) });
+    for (let i = 0; i < 7; i++) r.api.authorized.set(`a${i}`, entry(`a${i}`));
+    expect((await r.loop.round()).status).toBe("ok");
+    expect((await r.loop.round()).status).toBe("ok");
+    expect(heard).toEqual([7]);
+  });
 });
 
 describe("pacing", () => {
