@@ -34,7 +34,8 @@ function child(args, execArgv = []) {
 export async function benchWorkloadApi({ clients = 100, rate = 1000, seconds = 1.5, rounds = 5 } = {}) {
   await buildWorkloadBench();
   const prof = process.env.BENCH_WORKLOAD_PROF;
-  const server = child(["--serve"], prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : []);
+  // The server process runs with signet-agent's young-generation setting (src/agent/heap.ts).
+  const server = child(["--serve"], ["--semi-space-growth-factor=1", ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [])]);
   const lines = createInterface({ input: server.p.stdout });
   const ready = await new Promise((resolve, reject) => {
     lines.once("line", (l) => resolve(JSON.parse(l)));
