@@ -215,6 +215,20 @@ async function x509Authorities(ctx: AgentFlowContext, refresh: boolean): Promise
  * agent is known, not banned, and presents the SVID recorded for it.
  */
 export async function authenticateAgentCall(ctx: AgentFlowContext, proof: string | undefined, method: string, path: string, body: Uint8Array): Promise<AuthenticatedAgent> {
+  return admitAgentCall(ctx, await verifyAgentCallProof(ctx, proof, method, path, body));
+}
+
+/** A call whose proof verified (signature, SVID chain, request binding, freshness), not yet admitted. */
+export interface ProvenCall {
+  readonly agentId: string;
+  readonly svidSerial: string;
+  readonly jti: string;
+  readonly expiresAt: number;
+  readonly body: Uint8Array;
+}
+
+/** The proof's own checks: crypto and the bundle only, no object asked. */
+export async function verifyAgentCallProof(ctx: AgentFlowContext, proof: string | undefined, method: string, path: string, body: Uint8Array): Promise<ProvenCall> {
   if (!proof) throw new AppError("agent_unauthorized", "An agent proof is required (Signet-Agent-Proof).");
   const check = async (refresh: boolean) =>
     verifyAgentProof({ proof, method, path, body, now: ctx.now, authorities: await x509Authorities(ctx, refresh), trustDomain: ctx.config.trustDomain });
@@ -225,17 +239,23 @@ export async function authenticateAgentCall(ctx: AgentFlowContext, proof: string
     log(ctx, { refused: verified.error.reason, detail: verified.error.detail });
     throw new AppError("agent_unauthorized", "The agent proof is not valid.", { internal: verified.error.reason });
   }
+  const { agentId, svidSerial, jti, expiresAt } = verified.value;
+  return { agentId, svidSerial, jti, expiresAt, body };
+}
+
+/** Admits a proven call: its proof not seen before, the agent known, not banned, presenting the SVID recorded for it. */
+export async function admitAgentCall(ctx: AgentFlowContext, proven: ProvenCall): Promise<AuthenticatedAgent> {
   // The replay guard and the registry's check are independent: both asked at once.
   const [fresh, agent] = await Promise.all([
-    proofGuardFor(ctx.env, verified.value.agentId).rememberProof({ jti: verified.value.jti, expiresAt: verified.value.expiresAt, now: ctx.now }),
-    registryFor(ctx.env, ctx.config.trustDomain).authenticateAgent({ spiffeId: verified.value.agentId, svidSerial: verified.value.svidSerial }),
+    proofGuardFor(ctx.env, proven.agentId).rememberProof({ jti: proven.jti, expiresAt: proven.expiresAt, now: ctx.now }),
+    registryFor(ctx.env, ctx.config.trustDomain).authenticateAgent({ spiffeId: proven.agentId, svidSerial: proven.svidSerial }),
   ]);
   if (!fresh.ok) throw new AppError("agent_unauthorized", "The agent proof is not valid.", { internal: "proof_replayed" });
   if (!agent.ok) {
     if (agent.error.reason === "agent_banned") throw new AppError("agent_banned", "This agent is banned.");
     throw new AppError("agent_unauthorized", "The agent proof is not valid.", { internal: agent.error.reason });
   }
-  return { spiffeId: verified.value.agentId, svidSerial: verified.value.svidSerial, selectors: agentSelectors(agent.value), body };
+  return { spiffeId: proven.agentId, svidSerial: proven.svidSerial, selectors: agentSelectors(agent.value), body: proven.body };
 }
 
 function agentSelectors(agent: Agent): string[] {
@@ -272,10 +292,13 @@ function agentFailure(reason: string): AppError {
  * (checked here, with each CSR's signature, as SPIRE's API layer does); the CA signs only the validated
  * {SPIFFE ID, public key, TTL, DNS names}. Each request gets its own result.
  */
-export async function signAgentX509Svids(ctx: AgentFlowContext, agent: AuthenticatedAgent, requests: { entry_id: string; csr: string }[]) {
-  // The registry decides authorization while this isolate checks the CSRs.
-  const [authorized, csrs] = await Promise.all([
-    registryFor(ctx.env, ctx.config.trustDomain).authorizeEntries({ agentId: agent.spiffeId, entryIds: requests.map((r) => r.entry_id), now: ctx.now }),
+export async function signAgentX509Svids(ctx: AgentFlowContext, proven: ProvenCall, admission: Promise<AuthenticatedAgent>, requests: { entry_id: string; csr: string }[]) {
+  // Once the proof itself verified, the admission (replay guard, registry), the registry's
+  // authorization and this isolate's CSR checks (pure work, nothing written) run at once: the CSRs
+  // are checked while the objects answer. Nothing is signed unless all three passed.
+  const [, authorized, csrs] = await Promise.all([
+    admission,
+    registryFor(ctx.env, ctx.config.trustDomain).authorizeEntries({ agentId: proven.agentId, entryIds: requests.map((r) => r.entry_id), now: ctx.now }),
     Promise.all(requests.map(async (r) => {
       const der = decodeCsrText(r.csr);
       return der ? parseAndVerifyCsr(der) : undefined;

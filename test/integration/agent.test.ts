@@ -54,6 +54,17 @@ async function agentCall(keys: AgentKeys, svidB64: string, method: string, path:
   return call(path, { method, headers: { "Signet-Agent-Proof": proof, ...(body ? { "Content-Type": "application/json" } : {}) }, ...(body ? { body } : {}) });
 }
 
+async function createEntry(spiffeId: string, parentId: string, selectors: [string, string][]): Promise<{ id: string; revision_number: number }> {
+  const res = await call("/admin/v1/entries", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ entries: [{ spiffe_id: spiffeId, parent_id: parentId, selectors: selectors.map(([type, value]) => ({ type, value })), dns_names: ["web.example.org"] }] }),
+  });
+  const body = (await res.json()) as { results: { status: string; entry: { id: string; revision_number: number } }[] };
+  expect(body.results[0]!.status).toBe("created");
+  return body.results[0]!.entry;
+}
+
 describe("join_token attestation", () => {
   it("a token gives one agent SVID (spiffe://<td>/signet/agent/join_token/<token>) that verifies against the bundle; the token is spent", async () => {
     const token = await joinToken();
@@ -125,6 +136,46 @@ describe("the agent proof on every call", () => {
   });
 });
 
+describe("POST /agent/v1/svids/x509: the admission runs beside the CSR checks, and still decides", () => {
+  it("a replayed proof, an SVID renewed away, a banned agent, no proof: refused, nothing signed; a bad body is 400 only once admitted", async () => {
+    const keys = await agentKeys();
+    const a = (await (await attest({ type: "join_token", token: await joinToken(), csr: keys.csr })).json()) as Attested;
+    const mine = await createEntry("spiffe://example.org/x509-admission", a.spiffe_id, [["unix", "uid:1003"]]);
+    const path = "/agent/v1/svids/x509";
+    const body = JSON.stringify({ requests: [{ entry_id: mine.id, csr: (await agentKeys()).csr }] });
+    const statuses = async (res: Response) => ((await res.json()) as { results: { status: string }[] }).results.map((r) => r.status);
+
+    const proof = await createAgentProof(keys.pair.privateKey, "ES256", fromBase64(a.svid[0]!)!, { method: "POST", path, body: new TextEncoder().encode(body), now: Date.now() });
+    const first = await agentCall(keys, a.svid[0]!, "POST", path, body, { proof });
+    expect(first.status).toBe(200);
+    expect(await statuses(first)).toEqual(["ok"]);
+    const replay = await agentCall(keys, a.svid[0]!, "POST", path, body, { proof });
+    expect(replay.status).toBe(401);
+    expect(await problemOf(replay)).toMatchObject({ code: "agent_unauthorized" });
+    expect((await call(path, { method: "POST", headers: { "Content-Type": "application/json" }, body })).status).toBe(401);
+    expect((await agentCall(await agentKeys(), a.svid[0]!, "POST", path, body)).status).toBe(401);
+
+    // Not JSON: 400 for an admitted call, 401 for a replayed one (the admission answers first).
+    const garbage = "{not json";
+    const garbageProof = await createAgentProof(keys.pair.privateKey, "ES256", fromBase64(a.svid[0]!)!, { method: "POST", path, body: new TextEncoder().encode(garbage), now: Date.now() });
+    const bad = await agentCall(keys, a.svid[0]!, "POST", path, garbage, { proof: garbageProof });
+    expect(bad.status).toBe(400);
+    expect(await problemOf(bad)).toMatchObject({ code: "malformed_json" });
+    expect((await agentCall(keys, a.svid[0]!, "POST", path, garbage, { proof: garbageProof })).status).toBe(401);
+
+    const next = await agentKeys();
+    const renewed = (await (await agentCall(keys, a.svid[0]!, "POST", "/agent/v1/renew", JSON.stringify({ csr: next.csr }))).json()) as Attested;
+    expect((await agentCall(keys, a.svid[0]!, "POST", path, body)).status).toBe(401);
+    const again = await agentCall(next, renewed.svid[0]!, "POST", path, body);
+    expect(await statuses(again)).toEqual(["ok"]);
+
+    await registryFor(env, td).banAgent({ spiffeId: a.spiffe_id, now: Date.now() });
+    const banned = await agentCall(next, renewed.svid[0]!, "POST", path, body);
+    expect(banned.status).toBe(403);
+    expect(await problemOf(banned)).toMatchObject({ code: "agent_banned" });
+  });
+});
+
 describe("tee attestation (the native path)", () => {
   /** The agent runs the key broker handshake with its SVID public key as tee-pubkey. */
   async function attestationToken(keys: AgentKeys): Promise<string> {
@@ -166,16 +217,7 @@ describe("tee attestation (the native path)", () => {
 });
 
 describe("authorized entries and X.509-SVIDs for an agent", () => {
-  async function createEntry(spiffeId: string, parentId: string, selectors: [string, string][]): Promise<{ id: string; revision_number: number }> {
-    const res = await call("/admin/v1/entries", {
-      method: "POST",
-      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ entries: [{ spiffe_id: spiffeId, parent_id: parentId, selectors: selectors.map(([type, value]) => ({ type, value })), dns_names: ["web.example.org"] }] }),
-    });
-    const body = (await res.json()) as { results: { status: string; entry: { id: string; revision_number: number } }[] };
-    expect(body.results[0]!.status).toBe("created");
-    return body.results[0]!.entry;
-  }
+
 
   it("sync gives what is parented to the agent, then only what changed, and what is gone; SVIDs only for authorized entries", async () => {
     const keys = await agentKeys();

@@ -5,9 +5,9 @@
  */
 import { Hono } from "hono";
 import type { z } from "zod";
-import type { AppEnv, AuthenticatedAgent } from "../context";
+import type { AppEnv } from "../context";
 import type { Context } from "hono";
-import { agentBundles, attestAgent, authenticateAgentCall, renewAgentSvid, signAgentJwtSvid, signAgentX509Svids, syncEntries, x509PopChallenge, type AgentFlowContext } from "../agent-flow";
+import { admitAgentCall, agentBundles, attestAgent, authenticateAgentCall, renewAgentSvid, signAgentJwtSvid, signAgentX509Svids, syncEntries, verifyAgentCallProof, x509PopChallenge, type AgentFlowContext } from "../agent-flow";
 import { issuerFor } from "./oidc";
 import { AppError } from "../errors";
 import { readJson } from "../middleware/json-body";
@@ -36,7 +36,7 @@ const agentAuth = factory.createMiddleware(async (c, next) => {
 });
 
 /** The body the proof covered, as JSON, checked against a schema. */
-function provenBody<S extends z.ZodType>(agent: AuthenticatedAgent, schema: S): z.infer<S> {
+function provenBody<S extends z.ZodType>(agent: { readonly body: Uint8Array }, schema: S): z.infer<S> {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(agent.body));
@@ -60,10 +60,21 @@ agentApi.post("/entries/sync", async (c) => {
   return c.json(await syncEntries(flowOf(c), agent, provenBody(agent, SyncEntriesBody)), 200, NO_STORE);
 });
 
-agentApi.use("/svids/x509", agentAuth);
+// Not through agentAuth: the proof is verified first, then its admission runs beside the CSR checks
+// (signAgentX509Svids). A body that does not parse is refused only after the admission, so a call
+// that is not admitted gets the same answer as on every other route.
 agentApi.post("/svids/x509", async (c) => {
-  const agent = c.get("agent")!;
-  return c.json(await signAgentX509Svids(flowOf(c), agent, provenBody(agent, SignX509SvidsBody).requests), 200, NO_STORE);
+  const ctx = flowOf(c);
+  const proven = await verifyAgentCallProof(ctx, c.req.header("Signet-Agent-Proof"), c.req.method, new URL(c.req.url).pathname, new Uint8Array(await c.req.arrayBuffer()));
+  const admission = admitAgentCall(ctx, proven);
+  let requests;
+  try {
+    requests = provenBody(proven, SignX509SvidsBody).requests;
+  } catch (e) {
+    await admission;
+    throw e;
+  }
+  return c.json(await signAgentX509Svids(ctx, proven, admission, requests), 200, NO_STORE);
 });
 
 agentApi.use("/whoami", agentAuth);
