@@ -17,6 +17,8 @@ import type { AgentApi, ServerError } from "./server-client";
 import { readIssuedSvid, type IssuedSvid } from "./svid";
 import { answerX509PopChallenge, type X509PopCredential } from "./x509pop";
 import { fromBase64 } from "../lib/encoding";
+import { createHttpTransport } from "../node/http-request";
+import { kbsFetch } from "../node/kbs-fetch";
 
 export type AttestFailureReason =
   /** The server (or key broker) could not be reached or answered 5xx: worth retrying. */
@@ -99,6 +101,9 @@ export interface TeeAttestorOptions {
 }
 
 export function teeAttestor(options: TeeAttestorOptions): NodeAttestor {
+  // Not Node's fetch: its first call loads undici for good (~10 MB of RSS; see src/node/kbs-fetch.ts).
+  let viaNodeHttp: Fetch | undefined;
+  const handshakeFetch = () => options.fetch ?? (viaNodeHttp ??= kbsFetch(createHttpTransport()));
   return {
     method: "tee",
     async attest(client, now) {
@@ -108,7 +113,7 @@ export function teeAttestor(options: TeeAttestorOptions): NodeAttestor {
       if (!teePubKey.ok) throw new TypeError(`the agent key is not a TEE key: ${teePubKey.error.detail}`);
       // The pair is only bound into the evidence here; nothing is decrypted with it.
       const teeKeys: TeeKeyPair = { keyPair: { privateKey: key.privateKey, publicKey: key.publicKey }, teePubKey: teePubKey.value };
-      const session = await runHandshake({ server: options.server, fetch: options.fetch ?? ((u, i) => fetch(u, i)), attester: options.attester, teeKeys });
+      const session = await runHandshake({ server: options.server, fetch: handshakeFetch(), attester: options.attester, teeKeys });
       if (!session.ok) return err(guestFailure(session.error));
       const answer = await client.attest({ type: "tee", attestation_token: session.value.token, csr: await csrText(key) });
       if (!answer.ok) return err(fromServerError(answer.error, "tee attestation"));

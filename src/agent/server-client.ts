@@ -219,7 +219,7 @@ function fetchTransport(f: Fetch): HttpTransport {
     } catch {
       body = "broken";
     }
-    return ok({ status: res.status, header: (name: string) => res.headers.get(name) ?? undefined, body });
+    return ok({ status: res.status, header: (name: string) => res.headers.get(name) ?? undefined, headerLines: (name: string) => (name.toLowerCase() === "set-cookie" ? res.headers.getSetCookie() : [res.headers.get(name)].filter((v): v is string => v !== null)), body });
   };
 }
 

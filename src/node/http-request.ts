@@ -29,6 +29,8 @@ export interface HttpAnswer {
   readonly status: number;
   /** A header's value by case-insensitive name (repeated headers joined with ", "). */
   header(name: string): string | undefined;
+  /** Every line of a header, as sent (Set-Cookie cannot be joined). */
+  headerLines(name: string): readonly string[];
   /** The body, or why there is none: larger than the bound, or broken off (connection lost, deadline or abort mid-body). */
   readonly body: Uint8Array | "too_large" | "broken";
 }
@@ -111,7 +113,7 @@ function exchange(request: HttpRequest, send: RequestFn, agent: HttpAgent, mayRe
       end(code);
     });
     sent.on("response", (res: IncomingMessage) => {
-      answered = { status: res.statusCode ?? 0, header: headerGetter(res) };
+      answered = { status: res.statusCode ?? 0, header: headerGetter(res), headerLines: headerLinesGetter(res) };
       res.on("error", () => end(""));
       // Closed without an end: the body broke off (a no-op after `end`).
       res.on("close", () => end(""));
@@ -139,6 +141,13 @@ function headerGetter(res: IncomingMessage): (name: string) => string | undefine
   return (name) => {
     const v = res.headers[name.toLowerCase()];
     return Array.isArray(v) ? v.join(", ") : v;
+  };
+}
+
+function headerLinesGetter(res: IncomingMessage): (name: string) => readonly string[] {
+  return (name) => {
+    const v = res.headers[name.toLowerCase()];
+    return v === undefined ? [] : Array.isArray(v) ? v : [v];
   };
 }
 
