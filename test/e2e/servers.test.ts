@@ -203,7 +203,7 @@ const steps: [string, number, () => Promise<void>][] = [
   ],
   [
     "the CA rotates under client loops to nginx and PostgreSQL: zero failed connections",
-    110_000,
+    170_000, // beyond the sum of the step's own bounded waits (restart, activation ≤ 40 s, renewals ≤ 45 s after it)
     async () => {
       const [oldCa] = await bundleAuthorities(ctx.signet.url);
       const counts = { nginx: { ok: 0, failed: 0, torn: 0, errors: [] as string[] }, pg: { ok: 0, failed: 0, torn: 0, errors: [] as string[] } };
