@@ -124,51 +124,19 @@ export function decodeJwtSvidResponse(buf: Uint8Array): JwtSvidEntry[] {
 
 const MAX_DEPTH = 64;
 
-/**
- * google.protobuf.Value. readFields does not keep fixed64 payloads, and number_value is a double,
- * so the Value's own fields are walked here (a oneof: the last member on the wire wins).
- */
+/** google.protobuf.Value (a oneof: the last member on the wire wins). */
 function decodeValue(buf: Uint8Array, depth: number): JsonValue {
   if (depth > MAX_DEPTH) throw new ProtobufError("claims nested too deeply");
-  let pos = 0;
   let value: JsonValue = null;
-  const varint = (): number => {
-    let result = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (pos >= buf.length) throw new ProtobufError("truncated varint");
-      const b = buf[pos++]!;
-      result += (b & 0x7f) * scale;
-      if ((b & 0x80) === 0) return result;
-      scale *= 128;
+  for (const f of readFields(buf)) {
+    if (f.field === 1 && f.wire === 0) value = null;
+    else if (f.field === 4 && f.wire === 0) value = f.value !== 0;
+    else if (f.field === 2 && f.wire === 1) value = Buffer.from(f.bytes!.buffer, f.bytes!.byteOffset, 8).readDoubleLE(0);
+    else if (f.wire === 2) {
+      if (f.field === 3) value = decodeString(f);
+      else if (f.field === 5) value = decodeStruct(f.bytes!, depth + 1);
+      else if (f.field === 6) value = readFields(f.bytes!).filter((e) => e.field === 1).map((e) => decodeValue(bytesOf(e), depth + 1));
     }
-    throw new ProtobufError("varint longer than 10 bytes");
-  };
-  const take = (n: number): Uint8Array => {
-    if (n > buf.length - pos) throw new ProtobufError("truncated field");
-    const out = buf.subarray(pos, pos + n);
-    pos += n;
-    return out;
-  };
-  while (pos < buf.length) {
-    const key = varint();
-    const field = Math.floor(key / 8);
-    const wire = key % 8;
-    if (wire === 0) {
-      const v = varint();
-      if (field === 1) value = null;
-      else if (field === 4) value = v !== 0;
-    } else if (wire === 1) {
-      const b = take(8);
-      if (field === 2) value = Buffer.from(b.buffer, b.byteOffset, 8).readDoubleLE(0);
-    } else if (wire === 2) {
-      const b = take(varint());
-      const f: ProtobufField = { field, wire, bytes: b };
-      if (field === 3) value = decodeString(f);
-      else if (field === 5) value = decodeStruct(b, depth + 1);
-      else if (field === 6) value = readFields(b).filter((e) => e.field === 1).map((e) => decodeValue(bytesOf(e), depth + 1));
-    } else if (wire === 5) take(4);
-    else throw new ProtobufError(`unsupported wire type ${wire}`);
   }
   return value;
 }

@@ -98,7 +98,7 @@ export class ProtobufWriter {
 export interface ProtobufField {
   readonly field: number;
   readonly wire: number;
-  /** Length-delimited payload (wire type 2). */
+  /** Length-delimited payload (wire type 2), or the 8 or 4 little-endian bytes of a fixed64/fixed32 field (wire types 1, 5). */
   readonly bytes?: Uint8Array;
   /** Varint payload (wire type 0), as a number (exact up to 2^53). */
   readonly value?: number;
@@ -134,7 +134,7 @@ export function readFields(buf: Uint8Array): ProtobufField[] {
     } else if (wire === WIRE_FIXED64 || wire === WIRE_FIXED32) {
       const len = wire === WIRE_FIXED64 ? 8 : 4;
       if (len > buf.length - pos) throw new ProtobufError("truncated fixed field");
-      out.push({ field, wire });
+      out.push({ field, wire, bytes: buf.subarray(pos, pos + len) });
       pos += len;
     } else throw new ProtobufError(`unsupported wire type ${wire}`);
   }
