@@ -8,12 +8,12 @@ import { err, ok, type Result } from "../../lib/result";
 import { defineCommand } from "../command";
 import { oneLine, usageError, type CliFailure } from "../failure";
 import { oneOfFlag } from "../values";
-import { AGENTS_PATH, agentSelectors, ATTESTATION_TYPES, badAnswer, formatAgent, isWireAgent, outputFlag, printJson, type WireAgent } from "./agent-common";
+import { AGENTS_PATH, agentSelectors, ATTESTATION_TYPES, formatAgent, isWireAgent, outputFlag, printJson } from "./agent-common";
+import { fetchAllPages, MAX_PAGE_SIZE, pageSizeFlag } from "./entry-common";
 
 const NAME = "agent list";
 const MATCHES = ["exact", "subset", "superset", "any"] as const;
 type Match = (typeof MATCHES)[number];
-const MAX_PAGE_SIZE = 1000;
 
 const USAGE = `Usage: signet agent list [--attestation-type T] [--banned true|false] [--selector TYPE:VALUE... [--match M]]
                          [--page-size N] [--output text|json]
@@ -43,11 +43,6 @@ const FLAGS = {
   output: { kind: "string" },
 } as const;
 
-function pageSizeFlag(value: string | undefined): Result<number, CliFailure> {
-  if (value === undefined) return ok(MAX_PAGE_SIZE);
-  const n = /^[0-9]{1,4}$/.test(value) ? Number(value) : 0;
-  return n >= 1 && n <= MAX_PAGE_SIZE ? ok(n) : err(usageError(`--page-size must be a whole number from 1 to ${MAX_PAGE_SIZE}, not '${oneLine(value, 60)}'`, NAME));
-}
 
 function selectorsFlag(values: readonly string[] | undefined): Result<Selector[], CliFailure> {
   const out: Selector[] = [];
@@ -75,13 +70,6 @@ export function selectorsMatch(agent: readonly string[], wanted: ReadonlySet<str
   }
 }
 
-function readPage(body: unknown): Result<{ agents: WireAgent[]; next: string | undefined }, CliFailure> {
-  if (typeof body !== "object" || body === null) return badAnswer(AGENTS_PATH, "not a JSON object");
-  const { agents, next_page_token: next } = body as Record<string, unknown>;
-  if (!Array.isArray(agents) || !agents.every(isWireAgent)) return badAnswer(AGENTS_PATH, "agents is not a list of agents");
-  if (next !== undefined && next !== null && (typeof next !== "string" || next === "")) return badAnswer(AGENTS_PATH, "next_page_token is not a string");
-  return ok({ agents, next: next ?? undefined });
-}
 
 export const agentListCommand = defineCommand({
   name: NAME,
@@ -100,7 +88,7 @@ export const agentListCommand = defineCommand({
     if (match.value !== undefined && flags.selector === undefined) return err(usageError("--match needs at least one --selector", NAME));
     const selectors = selectorsFlag(flags.selector);
     if (!selectors.ok) return selectors;
-    const pageSize = pageSizeFlag(flags["page-size"]);
+    const pageSize = pageSizeFlag(flags["page-size"], NAME);
     if (!pageSize.ok) return pageSize;
     const token = await ctx.adminToken();
     if (!token.ok) return token;
@@ -110,17 +98,9 @@ export const agentListCommand = defineCommand({
     if (banned.value !== undefined) query.set("banned", banned.value);
     query.set("page_size", String(pageSize.value));
 
-    const all: WireAgent[] = [];
-    for (;;) {
-      const answer = await ctx.client.requestJson({ method: "GET", path: `${AGENTS_PATH}?${query.toString()}`, token: token.value });
-      if (!answer.ok) return answer;
-      const page = readPage(answer.value);
-      if (!page.ok) return page;
-      all.push(...page.value.agents);
-      if (page.value.next === undefined) break;
-      if (page.value.next === query.get("page_token") || page.value.agents.length === 0) return badAnswer(AGENTS_PATH, "the page token does not advance");
-      query.set("page_token", page.value.next);
-    }
+    const fetched = await fetchAllPages(ctx, { token: token.value, path: AGENTS_PATH, query, key: "agents", isItem: isWireAgent, what: "agents" });
+    if (!fetched.ok) return fetched;
+    const all = fetched.value;
     const wanted = selectorSet(selectors.value);
     const shown = wanted.size === 0 ? all : all.filter((a) => selectorsMatch(agentSelectors(a), wanted, match.value ?? "superset"));
     if (output.value === "json") printJson(ctx, { agents: shown });

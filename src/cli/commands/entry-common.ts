@@ -212,3 +212,35 @@ export function formatEntry(e: WireEntry): string {
 export function printJson(ctx: RunContext, value: unknown): void {
   ctx.io.stdout(`${JSON.stringify(value, null, 2).replace(/[\u007f-\u009f\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`)}\n`);
 }
+
+/** The admin list APIs' largest page (agents and entries alike). */
+export const MAX_PAGE_SIZE = 1000;
+
+/** `--page-size N`: 1 to MAX_PAGE_SIZE, MAX_PAGE_SIZE when absent. */
+export function pageSizeFlag(value: string | undefined, command: string): Result<number, CliFailure> {
+  if (value === undefined) return ok(MAX_PAGE_SIZE);
+  const n = /^[0-9]{1,4}$/.test(value) ? Number(value) : 0;
+  return n >= 1 && n <= MAX_PAGE_SIZE ? ok(n) : err(usageError(`--page-size must be a whole number from 1 to ${MAX_PAGE_SIZE}, not '${oneLine(value, 60)}'`, command));
+}
+
+/**
+ * Every page of an admin list (`{<key>: [...], next_page_token}`), following the page tokens until
+ * there is none; an answer of another shape, or a token that does not advance, is a bad answer.
+ */
+export async function fetchAllPages<T>(ctx: RunContext, input: { token: string; path: string; query: URLSearchParams; key: string; isItem: (v: unknown) => v is T; what: string }): Promise<Result<T[], CliFailure>> {
+  const { path, query, key } = input;
+  const all: T[] = [];
+  for (;;) {
+    const answer = await ctx.client.requestJson({ method: "GET", path: `${path}?${query.toString()}`, token: input.token });
+    if (!answer.ok) return answer;
+    const body = answer.value;
+    if (typeof body !== "object" || body === null) return badAnswer(path, "not a JSON object");
+    const { [key]: items, next_page_token: next } = body as Record<string, unknown>;
+    if (!Array.isArray(items) || !items.every(input.isItem)) return badAnswer(path, `${key} is not a list of ${input.what}`);
+    if (next !== undefined && next !== null && (typeof next !== "string" || next === "")) return badAnswer(path, "next_page_token is not a string");
+    all.push(...items);
+    if (next === undefined || next === null) return ok(all);
+    if (next === query.get("page_token") || items.length === 0) return badAnswer(path, "the page token does not advance");
+    query.set("page_token", next);
+  }
+}

@@ -1,14 +1,13 @@
 /** `signet entry list`: every entry matching the filters, following the server's pages to the end. */
-import { err, ok, type Result } from "../../lib/result";
+import { err, ok } from "../../lib/result";
 import { parseSelector } from "../../lib/registry/selectors";
 import { defineCommand } from "../command";
-import { oneLine, usageError, type CliFailure } from "../failure";
+import { oneLine, usageError } from "../failure";
 import { oneOfFlag } from "../values";
-import { badAnswer, ENTRIES_PATH, formatEntry, isWireEntry, outputFlag, printJson, type WireEntry } from "./entry-common";
+import { ENTRIES_PATH, fetchAllPages, formatEntry, isWireEntry, MAX_PAGE_SIZE, outputFlag, pageSizeFlag, printJson } from "./entry-common";
 
 const NAME = "entry list";
 const MATCHES = ["exact", "subset", "superset", "any"] as const;
-const MAX_PAGE_SIZE = 1000;
 
 const USAGE = `Usage: signet entry list [--spiffe-id ID] [--parent-id ID] [--selector TYPE:VALUE... [--match M]]
                          [--federates-with TD...] [--hint TEXT] [--downstream] [--page-size N] [--output text|json]
@@ -44,19 +43,7 @@ const FLAGS = {
   output: { kind: "string" },
 } as const;
 
-function pageSizeFlag(value: string | undefined): Result<number, CliFailure> {
-  if (value === undefined) return ok(MAX_PAGE_SIZE);
-  const n = /^[0-9]{1,4}$/.test(value) ? Number(value) : 0;
-  return n >= 1 && n <= MAX_PAGE_SIZE ? ok(n) : err(usageError(`--page-size must be a whole number from 1 to ${MAX_PAGE_SIZE}, not '${oneLine(value, 60)}'`, NAME));
-}
 
-function readPage(body: unknown): Result<{ entries: WireEntry[]; next: string | undefined }, CliFailure> {
-  if (typeof body !== "object" || body === null) return badAnswer(ENTRIES_PATH, "not a JSON object");
-  const { entries, next_page_token: next } = body as Record<string, unknown>;
-  if (!Array.isArray(entries) || !entries.every(isWireEntry)) return badAnswer(ENTRIES_PATH, "entries is not a list of entries");
-  if (next !== undefined && next !== null && (typeof next !== "string" || next === "")) return badAnswer(ENTRIES_PATH, "next_page_token is not a string");
-  return ok({ entries, next: next ?? undefined });
-}
 
 export const entryListCommand = defineCommand({
   name: NAME,
@@ -73,7 +60,7 @@ export const entryListCommand = defineCommand({
       const s = parseSelector(text);
       if (!s.ok) return err(usageError(`--selector '${oneLine(text, 100)}': ${s.error.detail}`, NAME));
     }
-    const pageSize = pageSizeFlag(flags["page-size"]);
+    const pageSize = pageSizeFlag(flags["page-size"], NAME);
     if (!pageSize.ok) return pageSize;
     const token = await ctx.adminToken();
     if (!token.ok) return token;
@@ -88,17 +75,9 @@ export const entryListCommand = defineCommand({
     if (flags.downstream) query.set("downstream", "true");
     query.set("page_size", String(pageSize.value));
 
-    const all: WireEntry[] = [];
-    for (;;) {
-      const answer = await ctx.client.requestJson({ method: "GET", path: `${ENTRIES_PATH}?${query.toString()}`, token: token.value });
-      if (!answer.ok) return answer;
-      const page = readPage(answer.value);
-      if (!page.ok) return page;
-      all.push(...page.value.entries);
-      if (page.value.next === undefined) break;
-      if (page.value.next === query.get("page_token") || page.value.entries.length === 0) return badAnswer(ENTRIES_PATH, "the page token does not advance");
-      query.set("page_token", page.value.next);
-    }
+    const fetched = await fetchAllPages(ctx, { token: token.value, path: ENTRIES_PATH, query, key: "entries", isItem: isWireEntry, what: "entries" });
+    if (!fetched.ok) return fetched;
+    const all = fetched.value;
     if (output.value === "json") printJson(ctx, { entries: all });
     else ctx.io.stdout(`Found ${all.length} ${all.length === 1 ? "entry" : "entries"}\n${all.map((e) => `${formatEntry(e)}\n`).join("")}`);
     return ok(undefined);
