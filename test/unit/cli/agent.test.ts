@@ -1,6 +1,7 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, FakeSignetServer, json, problem, type Handler, type RecordedRequest } from "./fake-server";
-import { runCli, scratchDir } from "./run-cli";
+import { describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, json, problem, type Handler, type RecordedRequest } from "./fake-server";
+import { adminCliHarness } from "./admin-harness";
+import { runCli } from "./run-cli";
 
 const TD = "spiffe://example.org";
 const JOIN = `${TD}/signet/agent/join_token/6d4f3c2b-1a09-4e8d-9c7b-5a4f3e2d1c0b`;
@@ -53,25 +54,12 @@ function agentsHandler(store: Map<string, Wire>): Handler {
   };
 }
 
-let server: FakeSignetServer;
-let store: Map<string, Wire>;
-let cwd: Awaited<ReturnType<typeof scratchDir>>;
-
-beforeAll(async () => {
-  server = await FakeSignetServer.start(() => json(500, {}));
-});
-afterAll(() => server.close());
-beforeEach(async () => {
-  server.requests.length = 0;
-  store = new Map(
+const h = adminCliHarness<Wire>(agentsHandler, () =>
+  new Map(
     [agent(JOIN, "join_token"), agent(TEE, "tee", [["tee", "type:snp"], ["snp", "measurement:ab"]]), agent(`${TD}/signet/agent/x509pop/c0ffee`, "x509pop", [["x509pop", "subject:cn:node-1"]])].map((a) => [a.spiffe_id, a]),
-  );
-  server.handler = agentsHandler(store);
-  cwd = await scratchDir();
-});
-afterEach(() => cwd.remove());
+  ));
 
-const run = (...args: string[]) => runCli([...args, "--server", server.url], { cwd: cwd.path, env: { SIGNET_ADMIN_TOKEN: ADMIN_TOKEN } });
+const run = h.run;
 const listed = (stdout: string) => (JSON.parse(stdout) as { agents: Wire[] }).agents.map((a) => a.spiffe_id);
 
 describe("signet agent show", () => {
@@ -79,7 +67,7 @@ describe("signet agent show", () => {
     const r = await run("agent", "show", "--spiffe-id", TEE);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(server.requests[0]).toMatchObject({ method: "GET", path: `/admin/v1/agents/${encodeURIComponent(TEE)}` });
+    expect(h.server.requests[0]).toMatchObject({ method: "GET", path: `/admin/v1/agents/${encodeURIComponent(TEE)}` });
     expect(r.stdout).toBe(
       [
         "Found an attested agent given its SPIFFE ID",
@@ -101,7 +89,7 @@ describe("signet agent show", () => {
   it("--output json prints the server's agent", async () => {
     const r = await run("agent", "show", "--spiffe-id", JOIN, "--output", "json");
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual(store.get(JOIN));
+    expect(JSON.parse(r.stdout)).toEqual(h.store.get(JOIN));
   });
 
   it("an unknown agent is the server's refusal (exit 1)", async () => {
@@ -119,7 +107,7 @@ describe("signet agent show", () => {
     const r = await run("agent", "show", ...args);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
-    expect(server.requests).toHaveLength(0);
+    expect(h.server.requests).toHaveLength(0);
   });
 });
 
@@ -127,7 +115,7 @@ describe("signet agent list", () => {
   it("follows every page and prints each agent", async () => {
     const r = await run("agent", "list", "--page-size", "1");
     expect(r.code).toBe(0);
-    expect(server.requests.map((q) => q.path)).toEqual([
+    expect(h.server.requests.map((q) => q.path)).toEqual([
       "/admin/v1/agents?page_size=1",
       `/admin/v1/agents?page_size=1&page_token=${encodeURIComponent(JOIN)}`,
       `/admin/v1/agents?page_size=1&page_token=${encodeURIComponent(TEE)}`,
@@ -137,10 +125,10 @@ describe("signet agent list", () => {
   });
 
   it("sends --attestation-type and --banned to the server", async () => {
-    store.get(TEE)!.banned = true;
+    h.store.get(TEE)!.banned = true;
     const r = await run("agent", "list", "--attestation-type", "tee", "--banned", "true", "--output", "json");
     expect(r.code).toBe(0);
-    expect(server.requests[0]!.path).toBe("/admin/v1/agents?attestation_type=tee&banned=true&page_size=1000");
+    expect(h.server.requests[0]!.path).toBe("/admin/v1/agents?attestation_type=tee&banned=true&page_size=1000");
     expect(listed(r.stdout)).toEqual([TEE]);
     const none = await run("agent", "list", "--banned", "false", "--attestation-type", "tee");
     expect(none.stdout).toBe("Found 0 attested agents\n");
@@ -157,7 +145,7 @@ describe("signet agent list", () => {
   ])("--selector %j filters the agents the server sent", async (args, expected) => {
     const r = await run("agent", "list", ...args, "--output", "json");
     expect(r.code).toBe(0);
-    expect(server.requests[0]!.path).toBe("/admin/v1/agents?page_size=1000");
+    expect(h.server.requests[0]!.path).toBe("/admin/v1/agents?page_size=1000");
     expect(listed(r.stdout)).toEqual(expected);
   });
 
@@ -172,19 +160,19 @@ describe("signet agent list", () => {
     const r = await run("agent", "list", ...args);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
-    expect(server.requests).toHaveLength(0);
+    expect(h.server.requests).toHaveLength(0);
   });
 
   it("a page token that does not advance is a bad answer (exit 3), not a loop", async () => {
-    server.handler = () => json(200, { agents: [agent(JOIN, "join_token")], next_page_token: "same" });
+    h.server.handler = () => json(200, { agents: [agent(JOIN, "join_token")], next_page_token: "same" });
     const first = await run("agent", "list");
     expect(first.code).toBe(3);
     expect(first.stderr).toContain("the page token does not advance");
-    expect(server.requests).toHaveLength(2);
+    expect(h.server.requests).toHaveLength(2);
   });
 
   it("an answer that is not a list of agents is a bad answer (exit 3)", async () => {
-    server.handler = () => json(200, { agents: [{ id: "x" }], next_page_token: null });
+    h.server.handler = () => json(200, { agents: [{ id: "x" }], next_page_token: null });
     const r = await run("agent", "list");
     expect(r.code).toBe(3);
     expect(r.stderr).toContain("agents is not a list of agents");
@@ -196,8 +184,8 @@ describe("signet agent ban and evict", () => {
     const r = await run("agent", "ban", "--spiffe-id", JOIN);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("Agent banned successfully\n");
-    expect(server.requests[0]).toMatchObject({ method: "POST", path: `/admin/v1/agents/${encodeURIComponent(JOIN)}/ban`, body: "" });
-    expect(store.get(JOIN)!.banned).toBe(true);
+    expect(h.server.requests[0]).toMatchObject({ method: "POST", path: `/admin/v1/agents/${encodeURIComponent(JOIN)}/ban`, body: "" });
+    expect(h.store.get(JOIN)!.banned).toBe(true);
     const again = await run("agent", "ban", "--spiffe-id", JOIN, "--output", "json");
     expect(JSON.parse(again.stdout)).toMatchObject({ spiffe_id: JOIN, banned: true });
   });
@@ -207,8 +195,8 @@ describe("signet agent ban and evict", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("Agent evicted successfully\n");
-    expect(server.requests[0]).toMatchObject({ method: "DELETE", path: `/admin/v1/agents/${encodeURIComponent(TEE)}` });
-    expect(store.has(TEE)).toBe(false);
+    expect(h.server.requests[0]).toMatchObject({ method: "DELETE", path: `/admin/v1/agents/${encodeURIComponent(TEE)}` });
+    expect(h.store.has(TEE)).toBe(false);
     const again = await run("agent", "evict", "--spiffe-id", TEE, "--output", "json");
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("code not_found, HTTP 404");
@@ -221,20 +209,20 @@ describe("signet agent ban and evict", () => {
   });
 
   it("a ban answer that is not a banned agent is a bad answer (exit 3)", async () => {
-    server.handler = () => json(200, agent(JOIN, "join_token"));
+    h.server.handler = () => json(200, agent(JOIN, "join_token"));
     const r = await run("agent", "ban", "--spiffe-id", JOIN);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain("not a banned agent");
   });
 
   it("without the admin token nothing is sent (exit 2)", async () => {
-    const r = await runCli(["agent", "evict", "--spiffe-id", JOIN, "--server", server.url], { cwd: cwd.path, env: {} });
+    const r = await runCli(["agent", "evict", "--spiffe-id", JOIN, "--server", h.server.url], { cwd: h.cwd, env: {} });
     expect(r.code).toBe(2);
-    expect(server.requests).toHaveLength(0);
+    expect(h.server.requests).toHaveLength(0);
   });
 
   it("'signet agent' lists its four commands", async () => {
-    const r = await runCli(["agent", "--help"], { cwd: cwd.path });
+    const r = await runCli(["agent", "--help"], { cwd: h.cwd });
     expect(r.code).toBe(0);
     expect(r.stdout.match(/^ {2}agent (list|show|ban|evict) /gm)).toHaveLength(4);
   });

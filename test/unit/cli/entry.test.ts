@@ -1,6 +1,7 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, FakeSignetServer, json, problem, type Handler, type RecordedRequest } from "./fake-server";
-import { runCli, scratchDir } from "./run-cli";
+import { describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, json, problem, type Handler, type RecordedRequest } from "./fake-server";
+import { adminCliHarness } from "./admin-harness";
+import { runCli } from "./run-cli";
 
 const TD = "spiffe://example.org";
 const AGENT = `${TD}/signet/agent/join_token/0123456789abcdef`;
@@ -59,24 +60,10 @@ function entriesHandler(store: Map<string, Wire>): Handler {
   };
 }
 
-let server: FakeSignetServer;
-let store: Map<string, Wire>;
-let cwd: Awaited<ReturnType<typeof scratchDir>>;
+const h = adminCliHarness<Wire>(entriesHandler);
 
-beforeAll(async () => {
-  server = await FakeSignetServer.start(() => json(500, {}));
-});
-afterAll(() => server.close());
-beforeEach(async () => {
-  server.requests.length = 0;
-  store = new Map();
-  server.handler = entriesHandler(store);
-  cwd = await scratchDir();
-});
-afterEach(() => cwd.remove());
-
-const run = (...args: string[]) => runCli([...args, "--server", server.url], { cwd: cwd.path, env: { SIGNET_ADMIN_TOKEN: ADMIN_TOKEN } });
-const sent = (i: number) => JSON.parse(server.requests[i]!.body) as Record<string, unknown>;
+const run = h.run;
+const sent = (i: number) => JSON.parse(h.server.requests[i]!.body) as Record<string, unknown>;
 const create = (...extra: string[]) => run("entry", "create", "--spiffe-id", `${TD}/w`, "--parent-id", AGENT, "--selector", "unix:uid:1000", ...extra);
 
 describe("signet entry create", () => {
@@ -84,7 +71,7 @@ describe("signet entry create", () => {
     const r = await create("--selector", "k8s:ns:prod", "--x509-svid-ttl", "1h", "--jwt-svid-ttl", "300", "--federates-with", "spiffe://other.org", "--dns", "API.example.org", "--admin", "--downstream", "--hint", "web", "--entry-expiry", "2030-03-17T17:46:40Z");
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(server.requests[0]).toMatchObject({ method: "POST", path: "/admin/v1/entries" });
+    expect(h.server.requests[0]).toMatchObject({ method: "POST", path: "/admin/v1/entries" });
     expect(sent(0)).toEqual({
       entries: [
         {
@@ -168,17 +155,17 @@ describe("signet entry create", () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain(`signet: ${message}`);
-    expect(server.requests).toHaveLength(0);
+    expect(h.server.requests).toHaveLength(0);
   });
 });
 
 describe("signet entry update", () => {
   it("reads the current revision, then sends a compare-and-set update of the given fields only", async () => {
     await create();
-    server.requests.length = 0;
+    h.server.requests.length = 0;
     const r = await run("entry", "update", "--entry-id", "e1", "--hint", "api", "--no-admin", "--selector", "unix:uid:0");
     expect(r.code).toBe(0);
-    expect(server.requests.map((q) => `${q.method} ${q.path}`)).toEqual(["GET /admin/v1/entries/e1", "POST /admin/v1/entries/update"]);
+    expect(h.server.requests.map((q) => `${q.method} ${q.path}`)).toEqual(["GET /admin/v1/entries/e1", "POST /admin/v1/entries/update"]);
     expect(sent(1)).toEqual({ entries: [{ id: "e1", revision_number: 0, hint: "api", admin: false, selectors: [{ type: "unix", value: "uid:0" }] }] });
     expect(r.stdout).toContain("Revision        : 1\n");
     expect(r.stdout).toContain("Hint            : api\n");
@@ -187,12 +174,12 @@ describe("signet entry update", () => {
   it("--revision skips the read; a stale one is a revision_conflict (exit 1)", async () => {
     await create();
     await run("entry", "update", "--entry-id", "e1", "--hint", "first");
-    server.requests.length = 0;
+    h.server.requests.length = 0;
     const r = await run("entry", "update", "--entry-id", "e1", "--revision", "0", "--hint", "stale");
-    expect(server.requests).toHaveLength(1);
+    expect(h.server.requests).toHaveLength(1);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("signet: The entry has changed since it was read: changed; the entry is at revision 1 (code revision_conflict, HTTP 409)\n");
-    expect(store.get("e1")!.hint).toBe("first");
+    expect(h.store.get("e1")!.hint).toBe("first");
   });
 
   it("an unknown entry is refused (exit 1)", async () => {
@@ -207,7 +194,7 @@ describe("signet entry show, list, delete", () => {
     await create();
     expect((await run("entry", "show", "--entry-id", "e1")).stdout).toContain(`SPIFFE ID       : ${TD}/w\n`);
     const j = await run("entry", "show", "--entry-id", "e1", "--output", "json");
-    expect(JSON.parse(j.stdout)).toEqual(store.get("e1"));
+    expect(JSON.parse(j.stdout)).toEqual(h.store.get("e1"));
     const missing = await run("entry", "show", "--entry-id", "e9");
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("code entry_not_found");
@@ -215,15 +202,15 @@ describe("signet entry show, list, delete", () => {
 
   it("list follows every page and sends the filters", async () => {
     for (let i = 0; i < 5; i++) await run("entry", "create", "--spiffe-id", `${TD}/w${i}`, "--parent-id", AGENT, "--selector", "unix:uid:1");
-    server.requests.length = 0;
+    h.server.requests.length = 0;
     const r = await run("entry", "list", "--page-size", "2", "--output", "json");
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as { entries: { id: string }[] }).entries.map((e) => e.id)).toEqual(["e1", "e2", "e3", "e4", "e5"]);
-    expect(server.requests).toHaveLength(3);
-    server.requests.length = 0;
+    expect(h.server.requests).toHaveLength(3);
+    h.server.requests.length = 0;
     const f = await run("entry", "list", "--spiffe-id", `${TD}/w3`, "--parent-id", AGENT, "--selector", "unix:uid:1", "--selector", "k8s:ns:a", "--match", "any", "--federates-with", "other.org", "--hint", "h", "--downstream");
     expect(f.code).toBe(0);
-    const q = new URL(server.requests[0]!.path, "http://fake").searchParams;
+    const q = new URL(h.server.requests[0]!.path, "http://fake").searchParams;
     expect([...q.entries()]).toEqual([
       ["spiffe_id", `${TD}/w3`],
       ["parent_id", AGENT],
@@ -239,7 +226,7 @@ describe("signet entry show, list, delete", () => {
   });
 
   it("list refuses a page token that does not advance (exit 3)", async () => {
-    server.handler = () => json(200, { entries: [{ id: "x", spiffe_id: `${TD}/x` }], next_page_token: "x" });
+    h.server.handler = () => json(200, { entries: [{ id: "x", spiffe_id: `${TD}/x` }], next_page_token: "x" });
     const r = await run("entry", "list");
     expect(r.code).toBe(3);
     expect(r.stderr).toContain("the page token does not advance");
@@ -252,13 +239,13 @@ describe("signet entry show, list, delete", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("Deleted entry ID e1\n");
     expect(r.stderr).toContain("signet: entry nope: No such registration entry");
-    expect(store.size).toBe(0);
+    expect(h.store.size).toBe(0);
   });
 
   it("needs an admin token (exit 2) and reports a 401 (exit 1)", async () => {
-    const none = await runCli(["entry", "list", "--server", server.url], { cwd: cwd.path, env: {} });
+    const none = await runCli(["entry", "list", "--server", h.server.url], { cwd: h.cwd, env: {} });
     expect(none.code).toBe(2);
-    const wrong = await runCli(["entry", "list", "--server", server.url], { cwd: cwd.path, env: { SIGNET_ADMIN_TOKEN: "wrong-token" } });
+    const wrong = await runCli(["entry", "list", "--server", h.server.url], { cwd: h.cwd, env: { SIGNET_ADMIN_TOKEN: "wrong-token" } });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain("code unauthorized");
   });
@@ -276,7 +263,7 @@ describe("signet token generate", () => {
   });
 
   it("a bad answer is exit 3", async () => {
-    server.handler = () => json(200, { token: "" });
+    h.server.handler = () => json(200, { token: "" });
     const r = await run("token", "generate");
     expect(r.code).toBe(3);
     expect(r.stderr).toContain("unexpected answer from admin/v1/join-tokens: token is missing");

@@ -2,9 +2,9 @@
  * `signet federation create|list|show|delete|refresh` against a fake server that keeps relationships
  * in memory: the wire body, text and JSON output, exit codes, and usage errors that never reach the network.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, FakeSignetServer, json, problem, type Handler, type RecordedRequest } from "./fake-server";
-import { runCli, scratchDir } from "./run-cli";
+import { beforeEach, describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, json, problem, type Handler, type RecordedRequest } from "./fake-server";
+import { adminCliHarness } from "./admin-harness";
 
 type Wire = Record<string, unknown> & { trust_domain: string };
 
@@ -60,31 +60,17 @@ function federationHandler(store: Map<string, Wire>): Handler {
   };
 }
 
-let server: FakeSignetServer;
-let store: Map<string, Wire>;
-let cwd: Awaited<ReturnType<typeof scratchDir>>;
+const h = adminCliHarness<Wire>(federationHandler);
 
-beforeAll(async () => {
-  server = await FakeSignetServer.start(() => json(500, {}));
-});
-afterAll(() => server.close());
-beforeEach(async () => {
-  server.requests.length = 0;
-  store = new Map();
-  server.handler = federationHandler(store);
-  cwd = await scratchDir();
-});
-afterEach(() => cwd.remove());
-
-const run = (...args: string[]) => runCli([...args, "--server", server.url], { cwd: cwd.path, env: { SIGNET_ADMIN_TOKEN: ADMIN_TOKEN } });
+const run = h.run;
 
 describe("signet federation create", () => {
   it("sends the three parameters (profile https_web by default) and prints the relationship", async () => {
     const r = await run("federation", "create", "--trust-domain", "peer.test", "--bundle-endpoint-url", "https://peer.test/bundle");
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(server.requests[0]).toMatchObject({ method: "POST", path: "/admin/v1/federation" });
-    expect(JSON.parse(server.requests[0]!.body)).toEqual({ trust_domain: "peer.test", bundle_endpoint_url: "https://peer.test/bundle", bundle_endpoint_profile: "https_web" });
+    expect(h.server.requests[0]).toMatchObject({ method: "POST", path: "/admin/v1/federation" });
+    expect(JSON.parse(h.server.requests[0]!.body)).toEqual({ trust_domain: "peer.test", bundle_endpoint_url: "https://peer.test/bundle", bundle_endpoint_profile: "https_web" });
     expect(r.stdout).toBe(
       [
         "Trust domain            : peer.test",
@@ -124,21 +110,21 @@ describe("signet federation create", () => {
     const r = await run("federation", "create", ...flags);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
-    expect(server.requests).toEqual([]);
+    expect(h.server.requests).toEqual([]);
   });
 });
 
 describe("signet federation list|show|delete|refresh", () => {
   beforeEach(async () => {
     for (const td of ["b.test", "a.test", "c.test"]) await run("federation", "create", "--trust-domain", td, "--bundle-endpoint-url", `https://${td}/`);
-    server.requests.length = 0;
+    h.server.requests.length = 0;
   });
 
   it("list follows every page (3 requests for 3 relationships in pages of one)", async () => {
     const r = await run("federation", "list", "--output", "json");
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as { federations: Wire[] }).federations.map((f) => f.trust_domain)).toEqual(["a.test", "b.test", "c.test"]);
-    expect(server.requests.map((q) => q.path)).toEqual(["/admin/v1/federation?page_size=1000", "/admin/v1/federation?page_size=1000&page_token=a.test", "/admin/v1/federation?page_size=1000&page_token=b.test"]);
+    expect(h.server.requests.map((q) => q.path)).toEqual(["/admin/v1/federation?page_size=1000", "/admin/v1/federation?page_size=1000&page_token=a.test", "/admin/v1/federation?page_size=1000&page_token=b.test"]);
     const text = await run("federation", "list");
     expect(text.stdout.split("\n")[0]).toBe("Found 3 federation relationships");
   });
@@ -155,7 +141,7 @@ describe("signet federation list|show|delete|refresh", () => {
   it("delete sends DELETE and says so; a second delete is exit 1", async () => {
     const r = await run("federation", "delete", "--trust-domain", "b.test");
     expect(r).toEqual({ code: 0, stdout: "Deleted federation relationship with b.test\n", stderr: "" });
-    expect(server.requests[0]).toMatchObject({ method: "DELETE", path: "/admin/v1/federation/b.test" });
+    expect(h.server.requests[0]).toMatchObject({ method: "DELETE", path: "/admin/v1/federation/b.test" });
     expect((await run("federation", "delete", "--trust-domain", "b.test")).code).toBe(1);
   });
 
@@ -166,6 +152,6 @@ describe("signet federation list|show|delete|refresh", () => {
     expect(r.stderr).toBe("signet: the bundle of c.test was not accepted (refused: refused a rollback: spiffe_sequence 1 is below the stored 3)\n");
     const forced = await run("federation", "refresh", "--trust-domain", "c.test", "--force");
     expect(forced.code).toBe(0);
-    expect(JSON.parse(server.requests[1]!.body)).toEqual({ force: true });
+    expect(JSON.parse(h.server.requests[1]!.body)).toEqual({ force: true });
   });
 });
