@@ -1,4 +1,5 @@
 /** The only place Durable Object names are derived. */
+import { fnv1a32 } from "../lib/fnv";
 import type { TrustDomain } from "../lib/spiffe/id";
 import type { CertificateAuthority } from "./ca";
 import type { AuditLog } from "./audit";
@@ -50,9 +51,7 @@ export function proofGuardFor(env: Env, agentId: string): DurableObjectStub<Atte
   return ns.get(ns.idFromName(`proofs:${proofGuardShard(agentId)}`));
 }
 
-/** FNV-1a (32 bit) of the ID's UTF-16 code units, modulo the shard count. */
+/** FNV-1a of the ID, modulo the shard count. */
 export function proofGuardShard(agentId: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < agentId.length; i++) h = Math.imul(h ^ agentId.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % PROOF_GUARD_SHARDS;
+  return fnv1a32(agentId) % PROOF_GUARD_SHARDS;
 }

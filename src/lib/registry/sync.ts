@@ -20,6 +20,7 @@
  *
  * Pure: the caller keeps the index in step with storage and passes the counters and tombstones.
  */
+import { fnv1a32 } from "../fnv";
 import { fromBase64, fromUtf8, toBase64Url, utf8 } from "../encoding";
 import { err, ok, type Result } from "../result";
 import type { SpiffeId } from "../spiffe/id";
@@ -219,9 +220,7 @@ interface Token {
 
 /** Seeds a token's check of the agent's selectors (not secret: it only has to change when they do). */
 function selectorsTag(key: string): string {
-  let h = 0x811c9dc5;
-  for (const b of utf8(key)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, "0");
+  return fnv1a32(key).toString(16).padStart(8, "0");
 }
 
 function encodeToken(t: Token): string {
