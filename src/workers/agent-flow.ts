@@ -209,15 +209,12 @@ async function x509Authorities(ctx: AgentFlowContext, refresh: boolean): Promise
   return authorities;
 }
 
-/**
- * Authenticates an agent-API call by its proof (header `Signet-Agent-Proof`): the agent SVID chains
- * to the current bundle, the proof covers this method, path and body and is fresh and unused, and the
- * agent is known, not banned, and presents the SVID recorded for it.
+/*
+ * An agent-API call is authenticated in two steps: its proof (header `Signet-Agent-Proof`) verifies,
+ * so the agent SVID chains to the current bundle and the proof covers this method, path and body and
+ * is fresh (verifyAgentCallProof); then it is admitted, the proof unused and the agent known, not
+ * banned, presenting the SVID recorded for it (admitAgentCall).
  */
-export async function authenticateAgentCall(ctx: AgentFlowContext, proof: string | undefined, method: string, path: string, body: Uint8Array): Promise<AuthenticatedAgent> {
-  return admitAgentCall(ctx, await verifyAgentCallProof(ctx, proof, method, path, body));
-}
-
 /** A call whose proof verified (signature, SVID chain, request binding, freshness), not yet admitted. */
 export interface ProvenCall {
   readonly agentId: string;

@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import type { z } from "zod";
 import type { AppEnv } from "../context";
 import type { Context } from "hono";
-import { admitAgentCall, agentBundles, attestAgent, authenticateAgentCall, renewAgentSvid, signAgentJwtSvid, signAgentX509Svids, syncEntries, verifyAgentCallProof, x509PopChallenge, type AgentFlowContext } from "../agent-flow";
+import { admitAgentCall, agentBundles, attestAgent, renewAgentSvid, signAgentJwtSvid, signAgentX509Svids, syncEntries, verifyAgentCallProof, x509PopChallenge, type AgentFlowContext } from "../agent-flow";
 import { issuerFor } from "./oidc";
 import { AppError } from "../errors";
 import { readJson } from "../middleware/json-body";
@@ -28,10 +28,15 @@ agentApi.post("/attest", async (c) => {
   return c.json(body.type === "x509pop" ? await x509PopChallenge(ctx, body.certificates) : await attestAgent(ctx, body), 200, NO_STORE);
 });
 
+/** The call's proof checked over the exact body it sends (not yet admitted: see admitAgentCall). */
+async function provenCall(c: Context<AppEnv>, ctx: AgentFlowContext) {
+  return verifyAgentCallProof(ctx, c.req.header("Signet-Agent-Proof"), c.req.method, new URL(c.req.url).pathname, new Uint8Array(await c.req.arrayBuffer()));
+}
+
 /** Every call below proves possession of the agent SVID key, over the exact body it sends. */
 const agentAuth = factory.createMiddleware(async (c, next) => {
-  const body = new Uint8Array(await c.req.arrayBuffer());
-  c.set("agent", await authenticateAgentCall(flowOf(c), c.req.header("Signet-Agent-Proof"), c.req.method, new URL(c.req.url).pathname, body));
+  const ctx = flowOf(c);
+  c.set("agent", await admitAgentCall(ctx, await provenCall(c, ctx)));
   await next();
 });
 
@@ -65,7 +70,7 @@ agentApi.post("/entries/sync", async (c) => {
 // that is not admitted gets the same answer as on every other route.
 agentApi.post("/svids/x509", async (c) => {
   const ctx = flowOf(c);
-  const proven = await verifyAgentCallProof(ctx, c.req.header("Signet-Agent-Proof"), c.req.method, new URL(c.req.url).pathname, new Uint8Array(await c.req.arrayBuffer()));
+  const proven = await provenCall(c, ctx);
   const admission = admitAgentCall(ctx, proven);
   let requests;
   try {
