@@ -27,8 +27,9 @@ export function kbsFetch(transport: Transport, maxBodyBytes = MAX_BODY_BYTES): F
     const body = typeof init.body === "string" ? new TextEncoder().encode(init.body) : undefined;
     const r = await transport({ method: init.method ?? "GET", url: new URL(url), headers, ...(body ? { body } : {}), timeoutMs: BACKSTOP_MS, ...(init.signal ? { signal: init.signal } : {}), maxBodyBytes });
     if (!r.ok) {
-      const error = new Error(r.error.code === "timed out" || r.error.code === "aborted" ? "The operation was aborted due to timeout" : "fetch failed", { cause: { code: r.error.code, message: r.error.code } });
-      if (r.error.code === "timed out" || (r.error.code === "aborted" && init.signal?.reason instanceof Error && init.signal.reason.name === "TimeoutError")) error.name = "TimeoutError";
+      const error = new Error(`fetch failed: ${r.error.code}`, { cause: { code: r.error.code, message: r.error.code } });
+      // As fetch names it: the handshake's AbortSignal.timeout, or the backstop.
+      if (r.error.code === "timed out" || (init.signal?.reason as Error | undefined)?.name === "TimeoutError") error.name = "TimeoutError";
       throw error;
     }
     return answerLike(r.value, maxBodyBytes) as unknown as Response;
